@@ -1,0 +1,17 @@
+# The template's two entry points. Both work on a fresh machine with python3 (3.11+).
+.PHONY: demo test lint
+
+PYTHON ?= python3
+
+demo:  ## bake a project with every default answer into build/demo and serve it on :8000
+	bash scripts/demo.sh
+
+test:  ## fresh .venv with what the tests need, then the whole suite
+	rm -rf .venv
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet -r requirements-test.txt
+	.venv/bin/pytest
+
+lint:  ## the template's own code (hooks, scripts, tests)
+	.venv/bin/ruff check hooks scripts tests
+	.venv/bin/ruff format --check hooks scripts tests

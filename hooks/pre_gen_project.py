@@ -1,0 +1,94 @@
+"""Validate the answers before anything is written.
+
+A failing check prints one line and exits 1; cookiecutter then removes the
+half-made project directory, so a bad answer leaves nothing behind.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+# Top-level modules the baked project imports or creates. A slug with one of
+# these names would shadow it and break the project in confusing ways.
+RESERVED_NAMES = frozenset(
+    {
+        "api",
+        "asgiref",
+        "bench",
+        "blog",
+        "conftest",
+        "django",
+        "elasticsearch",
+        "elastic_transport",
+        "environ",
+        "httpx",
+        "manage",
+        "mypy",
+        "ninja",
+        "psycopg",
+        "pydantic",
+        "pytest",
+        "search",
+        "servestatic",
+        "tests",
+        "uvicorn",
+    }
+)
+SLUG_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def slug_problem(slug: str) -> str | None:
+    """Say what is wrong with a project slug, or None when it is fine."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        return (
+            f"project_slug {slug!r} is not a lowercase Python identifier "
+            "(letters, digits and underscores, not starting with a digit)"
+        )
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
+        return f"project_slug {slug!r} is a Python keyword"
+    if slug in sys.stdlib_module_names:
+        return f"project_slug {slug!r} would shadow the standard library module {slug!r}"
+    if slug in RESERVED_NAMES:
+        return f"project_slug {slug!r} would shadow the module {slug!r} that the project uses"
+    return None
+
+
+def text_problem(field: str, value: str) -> str | None:
+    """Free text lands in Python and TOML strings: keep it to one plain line."""
+    if not value.strip():
+        return f"{field} must not be empty"
+    if any(ch in value for ch in '"\\\n'):
+        return f"{field} must not contain double quotes, backslashes or line breaks"
+    return None
+
+
+def email_problem(email: str) -> str | None:
+    if not EMAIL_PATTERN.fullmatch(email):
+        return f"author_email {email!r} is not an email address"
+    return None
+
+
+def problems(answers: dict[str, str]) -> list[str]:
+    found = [
+        text_problem("project_name", answers["project_name"]),
+        text_problem("description", answers["description"]),
+        text_problem("author_name", answers["author_name"]),
+        slug_problem(answers["project_slug"]),
+        email_problem(answers["author_email"]),
+    ]
+    return [problem for problem in found if problem]
+
+
+def main() -> int:
+    # tojson escapes quotes and backslashes, so any answer survives into this string.
+    answers = json.loads(r'{{ cookiecutter | tojson }}')  # fmt: skip (JSON has double quotes)
+    found = problems(answers)
+    for problem in found:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Bake every option set, then lint, type-check and run each baked project's own suite."""
+
+import re
+
+import pytest
+from conftest import DEFAULTS, BakedProject, bake
+
+# Every cookiecutter choice appears in at least one option set.
+OPTION_SETS = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"python_version": "3.11"}, id="py311"),
+    pytest.param({"python_version": "3.13"}, id="py313"),
+]
+
+UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s*(if|for|endif|endfor|raw)\b|cookiecutter\.")
+
+
+def test_every_choice_is_in_the_matrix() -> None:
+    for name, default in DEFAULTS.items():
+        if isinstance(default, list):
+            covered = {p.values[0].get(name, default[0]) for p in OPTION_SETS}
+            assert covered == set(default), f"{name}: {set(default) - covered} never baked"
+
+
+@pytest.fixture(scope="session", params=OPTION_SETS)
+def project(request: pytest.FixtureRequest, cookies_session) -> BakedProject:
+    baked = bake(cookies_session, **request.param)
+    baked.install()
+    return baked
+
+
+def test_default_bake_has_the_expected_files(cookies) -> None:
+    result = cookies.bake()
+
+    assert result.exit_code == 0, result.exception
+    slug = result.context["project_slug"]
+    expected = [
+        "README.md",
+        "pyproject.toml",
+        "manage.py",
+        "Makefile",
+        ".env",
+        ".env.example",
+        ".gitignore",
+        ".python-version",
+        f"{slug}/settings.py",
+        f"{slug}/urls.py",
+        f"{slug}/asgi.py",
+        f"{slug}/wsgi.py",
+        f"{slug}/api.py",
+        f"{slug}/lifespan.py",
+        "tests/test_say_after.py",
+    ]
+    missing = [name for name in expected if not (result.project_path / name).is_file()]
+    assert missing == []
+
+
+def test_env_file_is_git_ignored(cookies) -> None:
+    result = cookies.bake()
+
+    assert ".env" in (result.project_path / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_no_template_syntax_is_left(project: BakedProject) -> None:
+    leftovers = [
+        str(path.relative_to(project.path))
+        for path in project.path.rglob("*")
+        if path.is_file()
+        and ".venv" not in path.parts
+        and UNRENDERED.search(path.read_text(errors="ignore"))
+    ]
+    assert leftovers == []
+
+
+@pytest.mark.slow
+def test_ruff_check_passes(project: BakedProject) -> None:
+    project.uv_run("ruff", "check", ".")
+
+
+@pytest.mark.slow
+def test_ruff_format_check_passes(project: BakedProject) -> None:
+    project.uv_run("ruff", "format", "--check", ".")
+
+
+@pytest.mark.slow
+def test_mypy_passes(project: BakedProject) -> None:
+    project.uv_run("mypy", ".")
+
+
+@pytest.mark.slow
+def test_migrations_are_complete(project: BakedProject) -> None:
+    project.uv_run("python", "manage.py", "makemigrations", "--check", "--dry-run")
+
+
+@pytest.mark.slow
+def test_baked_test_suite_passes(project: BakedProject) -> None:
+    result = project.uv_run("pytest", "-q", "-p", "no:cacheprovider")
+
+    assert re.search(r"\d+ passed", result.stdout)
+    assert "failed" not in result.stdout.splitlines()[-1]

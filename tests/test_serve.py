@@ -1,0 +1,67 @@
+"""The default project under a real uvicorn, talked to over TCP."""
+
+import asyncio
+import signal
+import time
+
+import httpx
+import pytest
+from conftest import Server
+
+pytestmark = pytest.mark.slow
+
+
+def test_both_endpoints_answer_over_tcp(uvicorn_server: Server) -> None:
+    for path in ("/api/say-sync", "/api/say-async"):
+        response = httpx.get(f"{uvicorn_server.url}{path}", params={"delay": 0.1, "word": "tcp"})
+
+        assert response.status_code == 200, path
+        assert response.json() == {"saying": "tcp"}
+
+
+def test_bad_delay_is_a_422_over_tcp(uvicorn_server: Server) -> None:
+    response = httpx.get(f"{uvicorn_server.url}/api/say-async", params={"delay": -1})
+
+    assert response.status_code == 422
+
+
+def test_api_docs_and_their_assets_are_served_locally(uvicorn_server: Server) -> None:
+    docs = httpx.get(f"{uvicorn_server.url}/api/docs")
+    schema = httpx.get(f"{uvicorn_server.url}/api/openapi.json")
+    bundle = httpx.get(f"{uvicorn_server.url}/static/ninja/swagger-ui-bundle.js")
+
+    assert docs.status_code == 200 and "/static/ninja/swagger-ui-bundle.js" in docs.text
+    assert {"/api/say-sync", "/api/say-async"} <= set(schema.json()["paths"])
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+
+
+async def fire(url: str, count: int, delay: float) -> tuple[list[int], float]:
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        responses = await asyncio.gather(
+            *(client.get(url, params={"delay": delay, "word": "hi"}) for _ in range(count))
+        )
+        return [r.status_code for r in responses], time.perf_counter() - started
+
+
+def test_100_concurrent_async_calls_finish_together(uvicorn_server: Server) -> None:
+    statuses, elapsed = asyncio.run(fire(f"{uvicorn_server.url}/api/say-async", 100, 1.0))
+
+    assert statuses == [200] * 100
+    # Served one by one this takes 100 s; concurrently about 1 s. The bound only rules out
+    # serialisation, it is not a benchmark (see the baked project's bench command).
+    assert elapsed < 15
+
+
+def test_sigterm_shuts_down_cleanly_through_lifespan(uvicorn_server: Server) -> None:
+    uvicorn_server.process.send_signal(signal.SIGTERM)
+    exit_code = uvicorn_server.process.wait(timeout=30)
+    log = uvicorn_server.log()
+
+    # uvicorn re-raises the signal after a graceful shutdown, so -SIGTERM is a clean exit too.
+    assert exit_code in (0, -signal.SIGTERM), log
+    assert "Finished server process" in log
+    assert "Application shutdown complete" in log
+    assert "lifespan unsupported" not in log.lower()
+    assert "Traceback" not in log

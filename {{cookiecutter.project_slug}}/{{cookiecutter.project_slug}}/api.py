@@ -1,0 +1,47 @@
+"""The project's NinjaAPI: the say-after endpoints, and every app's router.
+
+Ninja makes a whole URL path async if any operation on it is async, so sync and
+async operations never share a path here (/say-sync vs /say-async).
+"""
+
+import asyncio
+import time
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Field, NinjaAPI, Query, Schema
+
+api = NinjaAPI(
+    title="{{ cookiecutter.project_name }}",
+    version="0.1.0",
+    description="{{ cookiecutter.description }}",
+)
+
+
+class SayAfterParams(Schema):
+    delay: float = Field(
+        0.0,
+        ge=0,
+        le=settings.SAY_AFTER_MAX_DELAY,
+        allow_inf_nan=False,
+        description="Seconds to wait before answering.",
+    )
+    word: str = Field("hello", min_length=1, max_length=100, description="What to say.")
+
+
+class Saying(Schema):
+    saying: str
+
+
+@api.get("/say-sync", response=Saying, tags=["say-after"])
+def say_sync(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
+    """Wait `delay` seconds in a worker thread (time.sleep), then say `word`."""
+    time.sleep(params.delay)
+    return Saying(saying=params.word)
+
+
+@api.get("/say-async", response=Saying, tags=["say-after"])
+async def say_async(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
+    """Wait `delay` seconds on the event loop (asyncio.sleep), then say `word`."""
+    await asyncio.sleep(params.delay)
+    return Saying(saying=params.word)

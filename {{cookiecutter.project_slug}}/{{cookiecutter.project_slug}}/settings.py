@@ -1,0 +1,98 @@
+"""Django settings for {{ cookiecutter.project_name }}.
+
+Every value comes from the environment (or the git-ignored .env file), read top
+to bottom in the order of Django's own settings template.
+https://docs.djangoproject.com/en/stable/ref/settings/
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Paths: BASE_DIR is the directory that holds manage.py.
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Real environment variables win over .env (read_env only sets what is unset).
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+# SECURITY WARNING: don't run with debug turned on in production! Off unless set.
+DEBUG = env.bool("DEBUG", default=False)
+
+# SECURITY WARNING: keep the secret key used in production secret!
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY or SECRET_KEY.startswith("change-me"):
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is missing or still the placeholder. Set it in the environment "
+            "or in .env (DEBUG is off, so no development key is used)."
+        )
+    SECRET_KEY = "django-insecure-development-only-key"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# Applications
+# https://docs.djangoproject.com/en/stable/ref/settings/#installed-apps
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "servestatic",
+    # Ninja in INSTALLED_APPS serves the API docs' assets as static files, not from a CDN.
+    "ninja",
+]
+
+# Every middleware here is async-capable, so async views pay no extra thread hops.
+# https://docs.djangoproject.com/en/stable/topics/http/middleware/#async-middleware
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "{{ cookiecutter.project_slug }}.asgi.application"
+WSGI_APPLICATION = "{{ cookiecutter.project_slug }}.wsgi.application"
+
+# Database
+# https://docs.djangoproject.com/en/stable/ref/settings/#databases
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+# Persistent connections leak under ASGI (one per request thread): keep them off.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Internationalization
+# https://docs.djangoproject.com/en/stable/topics/i18n/
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Static files, served by servestatic (ASGI-native) from STATIC_ROOT after collectstatic;
+# in DEBUG straight from the apps' static folders.
+# https://docs.djangoproject.com/en/stable/howto/static-files/
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+SERVESTATIC_USE_FINDERS = DEBUG
+SERVESTATIC_AUTOREFRESH = DEBUG
+
+# The API's own settings.
+# Upper bound (seconds) for ?delay= of the say-after endpoints.
+SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
