@@ -82,8 +82,11 @@ def problems(answers: dict[str, str]) -> list[str]:
 
 
 def main() -> int:
-    # tojson escapes quotes and backslashes, so any answer survives into this string.
-    answers = json.loads(r'{{ cookiecutter | tojson }}')  # fmt: skip (JSON has double quotes)
+    # tojson escapes quotes and backslashes, so any answer survives into this string;
+    # the JSON holds double quotes, so the formatter must leave the single ones alone.
+    # fmt: off
+    answers = json.loads(r'{{ cookiecutter | tojson }}')
+    # fmt: on
     found = problems(answers)
     for problem in found:
         print(f"ERROR: {problem}", file=sys.stderr)
