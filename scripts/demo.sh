@@ -26,6 +26,7 @@ if [ -n "$interpreter" ]; then export UV_PYTHON="$interpreter"; fi
 cd "$project"
 uv sync
 uv run python manage.py migrate --no-input
+uv run python manage.py seed_posts --count 100
 
 cat <<MSG
 
@@ -33,6 +34,7 @@ Serving $project on http://127.0.0.1:8000 (Ctrl+C stops it). Try:
   http://127.0.0.1:8000/api/docs
   http://127.0.0.1:8000/api/say-async?delay=1&word=hello
   http://127.0.0.1:8000/api/say-sync?delay=1&word=hello
+  http://127.0.0.1:8000/api/blog/posts?limit=5
   ab -c 100 -n 100 "http://127.0.0.1:8000/api/say-async?delay=3&word=hello"
 
 MSG

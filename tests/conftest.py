@@ -1,5 +1,6 @@
 """Fixtures that bake, install and serve projects from the template."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -7,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from find_python import find_python
 
@@ -34,6 +37,7 @@ def uv_executable() -> str:
 class BakedProject:
     path: Path
     context: dict[str, str]
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -44,7 +48,7 @@ class BakedProject:
         python = find_python(self.context["python_version"])
         if python:
             environment["UV_PYTHON"] = python
-        return environment
+        return {**environment, **self.extra_env}
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run a command in the project; fail the test with its output if it fails."""
@@ -77,11 +81,48 @@ def bake(cookies, **context: str) -> BakedProject:
     return BakedProject(result.project_path, result.context)
 
 
+# PostgreSQL: the machine's server on loopback (trust auth). Each user gets a fresh database.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEMPLATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create an empty database, yield its URL, drop it (and its test_ twin) afterwards."""
+    name = f"bake_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            for db in (name, f"test_{name}"):
+                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def default_project(cookies_session) -> BakedProject:
-    """The project a user gets with every default answer, installed with uv sync."""
-    project = bake(cookies_session)
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """A factory of fresh databases, all dropped at the end of the session."""
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_postgres_database())
+
+
+def bake_and_install(
+    cookies, postgres_databases: Callable[[], str], **context: str
+) -> BakedProject:
+    """Bake, point a PostgreSQL project at a fresh database, then `uv sync`."""
+    project = bake(cookies, **context)
+    if project.context["database"] == "postgresql":
+        project.extra_env["DATABASE_URL"] = postgres_databases()
     project.install()
+    return project
+
+
+@pytest.fixture(scope="session")
+def default_project(cookies_session, postgres_databases: Callable[[], str]) -> BakedProject:
+    """The project a user gets with every default answer, installed with uv sync."""
+    project = bake_and_install(cookies_session, postgres_databases)
     project.uv_run("python", "manage.py", "migrate", "--no-input")
     return project
 
@@ -115,21 +156,21 @@ def wait_until_up(url: str, process: subprocess.Popen[str], log_path: Path) -> N
     pytest.fail(f"server did not answer within 60 s:\n{log_path.read_text()}")
 
 
-@pytest.fixture
-def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def running_uvicorn(project: BakedProject, log_path: Path, *args: str) -> Iterator[Server]:
     """`uvicorn <slug>.asgi:application` on a free port, as the README says to start it."""
     port = free_port()
-    log_path = tmp_path / "uvicorn.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
-                str(default_project.path / ".venv/bin/uvicorn"),
-                f"{default_project.slug}.asgi:application",
+                str(project.path / ".venv/bin/uvicorn"),
+                f"{project.slug}.asgi:application",
                 "--host=127.0.0.1",
                 f"--port={port}",
+                *args,
             ],
-            cwd=default_project.path,
-            env=default_project.env(),
+            cwd=project.path,
+            env=project.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -142,3 +183,9 @@ def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Se
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Server]:
+    with running_uvicorn(default_project, tmp_path / "uvicorn.log") as server:
+        yield server

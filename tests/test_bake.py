@@ -1,15 +1,20 @@
 """Bake every option set, then lint, type-check and run each baked project's own suite."""
 
 import re
+from collections.abc import Callable
 
 import pytest
-from conftest import DEFAULTS, BakedProject, bake
+from conftest import DEFAULTS, BakedProject, bake_and_install
 
 # Every cookiecutter choice appears in at least one option set.
 OPTION_SETS = [
     pytest.param({}, id="defaults"),
-    pytest.param({"python_version": "3.11"}, id="py311"),
-    pytest.param({"python_version": "3.13"}, id="py313"),
+    pytest.param({"database": "postgresql"}, id="postgresql"),
+    pytest.param({"python_version": "3.11", "database": "postgresql"}, id="py311-postgresql"),
+    pytest.param(
+        {"python_version": "3.13", "project_name": "Inventory and Order Tracking Service"},
+        id="py313-long-name",
+    ),
 ]
 
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s*(if|for|endif|endfor|raw)\b|cookiecutter\.")
@@ -23,10 +28,10 @@ def test_every_choice_is_in_the_matrix() -> None:
 
 
 @pytest.fixture(scope="session", params=OPTION_SETS)
-def project(request: pytest.FixtureRequest, cookies_session) -> BakedProject:
-    baked = bake(cookies_session, **request.param)
-    baked.install()
-    return baked
+def project(
+    request: pytest.FixtureRequest, cookies_session, postgres_databases: Callable[[], str]
+) -> BakedProject:
+    return bake_and_install(cookies_session, postgres_databases, **request.param)
 
 
 def test_default_bake_has_the_expected_files(cookies) -> None:

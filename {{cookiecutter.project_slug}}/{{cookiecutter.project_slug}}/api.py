@@ -16,6 +16,7 @@ api = NinjaAPI(
     version="0.1.0",
     description="{{ cookiecutter.description }}",
 )
+api.add_router("/blog", "blog.api.router")
 
 
 class SayAfterParams(Schema):

@@ -7,8 +7,12 @@ https://docs.djangoproject.com/en/stable/ref/settings/
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Post], QuerySet[Post]).
+django_stubs_ext.monkeypatch()
 
 # Paths: BASE_DIR is the directory that holds manage.py.
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,11 +40,16 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # Applications
 # https://docs.djangoproject.com/en/stable/ref/settings/#installed-apps
 INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "servestatic",
     # Ninja in INSTALLED_APPS serves the API docs' assets as static files, not from a CDN.
     "ninja",
+    "blog",
 ]
 
 # Every middleware here is async-capable, so async views pay no extra thread hops.
@@ -48,7 +57,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
@@ -61,6 +75,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
             ],
         },
     },
@@ -71,10 +87,25 @@ WSGI_APPLICATION = "{{ cookiecutter.project_slug }}.wsgi.application"
 
 # Database
 # https://docs.djangoproject.com/en/stable/ref/settings/#databases
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+{%- if cookiecutter.database == "postgresql" %}
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
+{%- else %}
+DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+{%- endif %}
+DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
+{%- if cookiecutter.database == "postgresql" %}
+# Connections come from psycopg's pool (Django >= 5.1), shared by the request threads.
+# Requests past max_size wait up to `timeout` seconds for a connection.
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    },
 }
+{%- endif %}
 # Persistent connections leak under ASGI (one per request thread): keep them off.
+# ATOMIC_REQUESTS stays off too: Django refuses it for async views.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

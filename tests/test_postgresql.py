@@ -1,0 +1,92 @@
+"""A PostgreSQL project under real uvicorn: concurrent async ORM reads stay within the pool."""
+
+import asyncio
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from conftest import BakedProject, Server, bake_and_install, running_uvicorn
+
+pytestmark = pytest.mark.slow
+
+POOL_MAX_SIZE = 10
+SEEDED_POSTS = 50
+
+
+@pytest.fixture(scope="module")
+def postgres_project(cookies_session, postgres_databases: Callable[[], str]) -> BakedProject:
+    project = bake_and_install(cookies_session, postgres_databases, database="postgresql")
+    project.extra_env["DATABASE_POOL_MAX_SIZE"] = str(POOL_MAX_SIZE)
+    project.uv_run("python", "manage.py", "migrate", "--no-input")
+    project.uv_run("python", "manage.py", "seed_posts", "--count", str(SEEDED_POSTS))
+    return project
+
+
+@pytest.fixture
+def postgres_server(postgres_project: BakedProject, tmp_path: Path) -> Iterator[Server]:
+    with running_uvicorn(postgres_project, tmp_path / "uvicorn.log") as server:
+        yield server
+
+
+class ConnectionWatcher(threading.Thread):
+    """Samples pg_stat_activity for one database every few milliseconds."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database_url.rsplit("/", 1)[1]
+        self.admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+        self.samples: list[int] = []
+        self.stopped = threading.Event()
+
+    def count(self, admin: psycopg.Connection) -> int:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.database,)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def run(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            while not self.stopped.is_set():
+                self.samples.append(self.count(admin))
+                time.sleep(0.005)
+
+
+async def fetch_posts(url: str, count: int) -> list[tuple[int, float]]:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=count), timeout=60) as client:
+
+        async def one(n: int) -> tuple[int, float]:
+            started = time.perf_counter()
+            response = await client.get(f"{url}/api/blog/posts/{n % SEEDED_POSTS + 1}")
+            return response.status_code, time.perf_counter() - started
+
+        return await asyncio.gather(*(one(n) for n in range(count)))
+
+
+def test_200_concurrent_reads_succeed_within_the_pool(
+    postgres_project: BakedProject, postgres_server: Server
+) -> None:
+    watcher = ConnectionWatcher(postgres_project.extra_env["DATABASE_URL"])
+    watcher.start()
+    results = asyncio.run(fetch_posts(postgres_server.url, 200))
+    time.sleep(0.2)
+    watcher.stopped.set()
+    watcher.join()
+
+    statuses = [status for status, _ in results]
+    latencies = sorted(seconds * 1000 for _, seconds in results)
+    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"\n200 concurrent GET /api/blog/posts/{{id}} on PostgreSQL: "
+        f"failures={sum(s != 200 for s in statuses)} p50={p50:.0f}ms p99={p99:.0f}ms "
+        f"max={latencies[-1]:.0f}ms connections_seen_max={max(watcher.samples)} "
+        f"(pool max {POOL_MAX_SIZE}, {len(watcher.samples)} samples)"
+    )
+    assert statuses == [200] * 200
+    assert max(watcher.samples) <= POOL_MAX_SIZE
+    assert watcher.samples[-1] <= POOL_MAX_SIZE

@@ -1,0 +1,20 @@
+from django.db import models
+
+
+class Post(models.Model):
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    published = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The list endpoint filters on published and sorts newest first.
+            models.Index(fields=["published", "-created_at"], name="blog_post_published_created"),
+            models.Index(fields=["-created_at"], name="blog_post_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

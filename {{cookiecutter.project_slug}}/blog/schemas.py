@@ -1,0 +1,42 @@
+from datetime import datetime
+from typing import Annotated
+
+from ninja import Field, Schema
+from pydantic import StringConstraints
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PostId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class PostIn(Schema):
+    title: Title
+    body: str = Field("", max_length=20_000)
+    published: bool = False
+
+
+class PostOut(Schema):
+    id: int
+    title: str
+    body: str
+    published: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostPage(Schema):
+    items: list[PostOut]
+    count: int
+    limit: int
+    offset: int
+
+
+class PublishIn(Schema):
+    ids: list[PostId] = Field(min_length=1, max_length=100)
+
+
+class PublishOut(Schema):
+    published: list[int]
+
+
+class Message(Schema):
+    detail: str

@@ -1,0 +1,138 @@
+"""The blog endpoints through URL routing and middleware (django.test.AsyncClient)."""
+
+from typing import Any
+
+import pytest
+from django.test import AsyncClient
+
+from blog.models import Post
+
+from .conftest import MakePost
+
+# Async tests that touch the database need transaction=True: with a plain django_db their
+# writes, made on another thread's connection, would outlive the test.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client() -> AsyncClient:
+    return AsyncClient()
+
+
+async def test_list_posts_is_newest_first_and_paginated(
+    client: AsyncClient, make_post: MakePost
+) -> None:
+    for n in range(5):
+        await Post.objects.acreate(title=f"post {n}")
+
+    response = await client.get("/api/blog/posts", {"limit": 2, "offset": 1})
+
+    assert response.status_code == 200
+    page = response.json()
+    assert [item["title"] for item in page["items"]] == ["post 3", "post 2"]
+    assert (page["count"], page["limit"], page["offset"]) == (5, 2, 1)
+
+
+async def test_list_posts_filters_on_published(client: AsyncClient) -> None:
+    await Post.objects.acreate(title="draft")
+    await Post.objects.acreate(title="live", published=True)
+
+    response = await client.get("/api/blog/posts", {"published": "true"})
+
+    assert [item["title"] for item in response.json()["items"]] == ["live"]
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}])
+async def test_list_posts_rejects_bad_paging(client: AsyncClient, query: dict[str, Any]) -> None:
+    response = await client.get("/api/blog/posts", query)
+
+    assert response.status_code == 422
+
+
+async def test_get_post_returns_it(client: AsyncClient) -> None:
+    post = await Post.objects.acreate(title="hello", body="world")
+
+    response = await client.get(f"/api/blog/posts/{post.pk}")
+
+    assert response.status_code == 200
+    assert response.json()["title"] == "hello"
+    assert response.json()["body"] == "world"
+
+
+@pytest.mark.parametrize("post_id", ["999999", "99999999999999999999"])
+async def test_get_missing_post_is_a_json_404(client: AsyncClient, post_id: str) -> None:
+    response = await client.get(f"/api/blog/posts/{post_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Post {post_id} does not exist"}
+
+
+async def test_create_post_stores_it(client: AsyncClient) -> None:
+    response = await client.post(
+        "/api/blog/posts",
+        {"title": "  New post  ", "body": "text", "published": True},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201
+    created = await Post.objects.aget(pk=response.json()["id"])
+    assert (created.title, created.body, created.published) == ("New post", "text", True)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"title": ""},
+        {"title": "   "},
+        {"title": "x" * 201},
+        {"title": "ok", "published": "maybe"},
+    ],
+)
+async def test_create_post_rejects_bad_input_and_stores_nothing(
+    client: AsyncClient, payload: dict[str, Any]
+) -> None:
+    response = await client.post("/api/blog/posts", payload, content_type="application/json")
+
+    assert response.status_code == 422
+    assert await Post.objects.acount() == 0
+
+
+async def test_publish_posts_publishes_all(client: AsyncClient) -> None:
+    first = await Post.objects.acreate(title="one")
+    second = await Post.objects.acreate(title="two")
+
+    response = await client.post(
+        "/api/blog/posts/publish", {"ids": [first.pk, second.pk]}, content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"published": [first.pk, second.pk]}
+    assert await Post.objects.filter(published=True).acount() == 2
+
+
+async def test_publish_with_an_unknown_id_is_a_404_and_changes_nothing(
+    client: AsyncClient,
+) -> None:
+    first = await Post.objects.acreate(title="one")
+    second = await Post.objects.acreate(title="two")
+
+    response = await client.post(
+        "/api/blog/posts/publish",
+        {"ids": [first.pk, 424242, second.pk]},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 404
+    assert "424242" in response.json()["detail"]
+    assert await Post.objects.filter(published=True).acount() == 0
+
+
+@pytest.mark.parametrize("payload", [{"ids": []}, {"ids": [0]}, {"ids": "1"}, {}])
+async def test_publish_rejects_bad_input(client: AsyncClient, payload: dict[str, Any]) -> None:
+    response = await client.post(
+        "/api/blog/posts/publish", payload, content_type="application/json"
+    )
+
+    assert response.status_code == 422

@@ -1,0 +1,97 @@
+"""The ORM helpers, and the lazy-QuerySet gotcha they exist to avoid."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
+from django.core.management import CommandError, call_command
+
+from blog import queries
+from blog.models import Post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_lazy_queryset_evaluated_in_async_code_raises() -> None:
+    await Post.objects.acreate(title="one", published=True)
+    lazy = Post.objects.filter(published=True)  # no query yet
+
+    with pytest.raises(SynchronousOnlyOperation):
+        list(lazy)  # the query runs here, on the event loop
+
+
+async def test_sync_to_async_on_filter_alone_still_fails() -> None:
+    await Post.objects.acreate(title="one", published=True)
+    # filter() runs in the thread, but it only builds the QuerySet: nothing is queried there.
+    lazy = await sync_to_async(Post.objects.filter)(published=True)
+
+    with pytest.raises(SynchronousOnlyOperation):
+        [post.title for post in lazy]
+
+
+async def test_sync_to_async_list_evaluates_in_the_thread() -> None:
+    await Post.objects.acreate(title="one", published=True)
+
+    qs = Post.objects.filter(published=True)
+    posts: list[Post] = await sync_to_async(list)(qs)  # type: ignore[call-arg]
+
+    assert [post.title for post in posts] == ["one"]
+
+
+async def test_native_and_thread_getters_agree() -> None:
+    post = await Post.objects.acreate(title="same")
+
+    assert await queries.get_post(post.pk) == await queries.get_post_in_thread(post.pk) == post
+
+
+async def test_missing_post_raises_does_not_exist() -> None:
+    with pytest.raises(Post.DoesNotExist):
+        await queries.get_post(1)
+
+
+async def test_list_posts_returns_an_evaluated_list() -> None:
+    await Post.objects.acreate(title="draft")
+    await Post.objects.acreate(title="live", published=True)
+
+    posts = await queries.list_posts(published=True)
+
+    assert isinstance(posts, list)
+    assert [post.title for post in posts] == ["live"]
+    assert await queries.count_posts() == 2
+
+
+async def test_list_published_in_thread_returns_only_published() -> None:
+    await Post.objects.acreate(title="draft")
+    await Post.objects.acreate(title="live", published=True)
+
+    assert [post.title for post in await queries.list_published_in_thread()] == ["live"]
+
+
+async def test_publish_rolls_back_posts_published_before_the_bad_id() -> None:
+    first = await Post.objects.acreate(title="published first, then rolled back")
+    last = await Post.objects.acreate(title="after the bad id")
+
+    with pytest.raises(queries.PostsNotFound) as raised:
+        await queries.publish_posts([first.pk, 999_999, last.pk])
+
+    assert raised.value.ids == [999_999]
+    await first.arefresh_from_db()
+    await last.arefresh_from_db()
+    assert (first.published, last.published) == (False, False)
+
+
+async def test_publish_ignores_repeated_ids() -> None:
+    post = await Post.objects.acreate(title="twice")
+
+    assert await queries.publish_posts([post.pk, post.pk]) == [post.pk]
+
+
+def test_seed_posts_creates_the_count_asked(db: None) -> None:
+    call_command("seed_posts", "--count", "25")
+
+    assert Post.objects.count() == 25
+    assert 0 < Post.objects.filter(published=True).count() < 25
+
+
+def test_seed_posts_rejects_a_count_below_one(db: None) -> None:
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("seed_posts", "--count", "0")
