@@ -54,6 +54,13 @@ def test_default_bake_has_the_expected_files(cookies) -> None:
         f"{slug}/wsgi.py",
         f"{slug}/api.py",
         f"{slug}/lifespan.py",
+        f"{slug}/middleware.py",
+        f"{slug}/checks.py",
+        "blog/queries.py",
+        "blog/migrations/0001_initial.py",
+        "bench/__main__.py",
+        "scripts/serve",
+        "docs/bench.png",
         "tests/test_say_after.py",
     ]
     missing = [name for name in expected if not (result.project_path / name).is_file()]

@@ -1,6 +1,7 @@
 """The ASGI application as uvicorn sees it: concurrency, lifespan, middleware."""
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -9,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.test import AsyncClient
 from django.utils.module_loading import import_string
 
 from {{ cookiecutter.project_slug }}.asgi import application
+from {{ cookiecutter.project_slug }}.middleware import InlineHooksMixin
 
 
 async def test_100_concurrent_async_calls_wait_together() -> None:
@@ -50,6 +54,32 @@ async def test_lifespan_startup_and_shutdown_complete() -> None:
 def test_middleware_is_async_capable(path: str) -> None:
     # A sync-only middleware would make every async request hop to a thread and back.
     assert getattr(import_string(path), "async_capable", False), path
+
+
+@pytest.mark.parametrize("path", settings.MIDDLEWARE)
+def test_middleware_runs_its_hooks_on_the_event_loop(path: str) -> None:
+    middleware = import_string(path)
+    native_async = not getattr(middleware, "sync_capable", True)
+    assert native_async or issubclass(middleware, InlineHooksMixin), path
+    process_view = getattr(middleware, "process_view", None)
+    assert process_view is None or inspect.iscoroutinefunction(process_view), path
+
+
+async def test_api_request_makes_no_middleware_thread_hops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Django's stock middleware reaches its hooks through this name, once per hook.
+    hops: list[object] = []
+
+    def counting_sync_to_async(func: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return sync_to_async(func, **kwargs)
+
+    monkeypatch.setattr("django.utils.deprecation.sync_to_async", counting_sync_to_async)
+    response = await AsyncClient().get("/api/say-async")
+
+    assert response.status_code == 200
+    assert hops == []
 
 
 def test_refuses_to_start_without_secret_key_when_debug_is_off() -> None:

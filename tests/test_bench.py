@@ -1,0 +1,21 @@
+"""The baked project's bench command, in quick mode, so that it cannot rot."""
+
+import pytest
+from conftest import BakedProject
+
+pytestmark = pytest.mark.slow
+
+SCENARIO_PREFIXES = ("seed:", "async", "sync")
+
+
+def test_bench_quick_runs_every_scenario_without_failures(default_project: BakedProject) -> None:
+    output = default_project.uv_run("python", "-m", "bench", "--quick", timeout=900).stdout
+    rows = [line for line in output.splitlines() if line.startswith(SCENARIO_PREFIXES)]
+
+    assert len(rows) == 5, output
+    for row in rows:
+        # Columns from the right: reqs fail min mean p50 p90 p99 max over rss threads.
+        requests, failures = (int(value) for value in row.split()[-11:-9])
+        assert requests > 0 and failures == 0, row
+    assert "WSGI 10x10" in output
+    assert "hot path" in output and "ratio" in output, output

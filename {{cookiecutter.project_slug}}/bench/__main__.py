@@ -1,0 +1,190 @@
+"""Benchmark the project the way the seed did: `python -m bench` (or `make bench`).
+
+Starts the project under uvicorn (one worker) and gunicorn (WSGI, 10 workers x 10 threads),
+fires the seed's load at /api/say-async and /api/say-sync, then 1000 at once, and prints an
+ab-like table per scenario. Then measures the hot path: CPU per request of this project
+against a bare Ninja app. `--url` targets a running server instead (e.g. `make serve`).
+
+The same load with ab:  ab -c 100 -n 100 "http://127.0.0.1:8000/api/say-async?delay=3&word=hi"
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LoadResult, run_load
+from bench.servers import PROJECT_DIR, RunningServer, started
+
+HOT_PATH_LIMIT = 1.15
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: str  # "uvicorn" or "gunicorn"
+    path: str
+    concurrency: int
+    requests: int
+    delay: float
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    delay, seed, wide = (0.2, 20, 50) if quick else (3.0, 100, 1000)
+    return [
+        Scenario(f"seed: async c={seed}", "uvicorn", "/api/say-async", seed, seed, delay),
+        Scenario(f"seed: sync (ASGI) c={seed}", "uvicorn", "/api/say-sync", seed, seed, delay),
+        Scenario(f"async c={wide}", "uvicorn", "/api/say-async", wide, wide, delay),
+        Scenario(f"sync (ASGI) c={wide}", "uvicorn", "/api/say-sync", wide, wide, delay),
+        Scenario(
+            f"seed: sync (WSGI 10x10) c={seed}", "gunicorn", "/api/say-sync", seed, seed, delay
+        ),
+    ]
+
+
+@dataclass
+class Row:
+    scenario: Scenario
+    server: str
+    result: LoadResult
+    peak_rss: int | None
+    peak_threads: int | None
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = max(0, min(len(sorted_values) - 1, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+HEADER = (
+    f"{'scenario':<34} {'server':<20} {'reqs':>5} {'fail':>5} {'min':>6} {'mean':>6} {'p50':>6} "
+    f"{'p90':>6} {'p99':>6} {'max':>6} {'over':>6} {'RSS MiB':>8} {'threads':>8}"
+)
+
+
+def format_row(row: Row) -> str:
+    ms = sorted(latency * 1000 for latency in row.result.latencies) or [float("nan")]
+    ideal = row.scenario.delay * 1000
+    rss = f"{row.peak_rss / 2**20:.0f}" if row.peak_rss else "-"
+    threads = str(row.peak_threads) if row.peak_threads else "-"
+    return (
+        f"{row.scenario.name:<34} {row.server:<20} {row.scenario.requests:>5} "
+        f"{row.result.failures:>5} {ms[0]:>6.0f} {statistics.fmean(ms):>6.0f} "
+        f"{percentile(ms, 0.5):>6.0f} {percentile(ms, 0.9):>6.0f} {percentile(ms, 0.99):>6.0f} "
+        f"{ms[-1]:>6.0f} {percentile(ms, 0.99) - ideal:>6.0f} {rss:>8} {threads:>8}"
+    )
+
+
+def run_scenario(scenario: Scenario, server: RunningServer) -> Row:
+    url = f"{server.url}{scenario.path}?delay={scenario.delay}&word=hello"
+    load = run_load(url, concurrency=scenario.concurrency, requests=scenario.requests)
+    if server.sampler is None:
+        return Row(scenario, server.label, asyncio.run(load), None, None)
+    with server.sampler.sampling() as sampler:
+        result = asyncio.run(load)
+    return Row(scenario, server.label, result, sampler.peak_rss, sampler.peak_threads)
+
+
+def run_all(chosen: list[Scenario], url: str | None, slug: str) -> list[Row]:
+    rows = []
+    if url:  # a server that is already running: its process is not ours to watch
+        target = RunningServer(url, url.rstrip("/"), None)
+        return [run_scenario(s, target) for s in chosen if s.server == "uvicorn"]
+    for kind in ("uvicorn", "gunicorn"):
+        mine = [s for s in chosen if s.server == kind]
+        if mine:
+            with started(kind, slug) as server:
+                rows += [print_row(run_scenario(s, server)) for s in mine]
+    return rows
+
+
+def print_row(row: Row) -> Row:
+    print(format_row(row), flush=True)
+    return row
+
+
+def hot_path(requests: int, repeats: int = 3) -> tuple[float, float]:
+    """Fastest CPU per request of each app, measured in turns so both see the same machine."""
+
+    def measure(which: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.hotpath", which, str(requests)],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(out.stdout.split()[-1])
+
+    turns = [(measure("project"), measure("minimal")) for _ in range(repeats)]
+    return min(p for p, _ in turns), min(m for _, m in turns)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    import matplotlib  # optional: uv sync --group plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for row in rows:
+        ms = sorted(latency * 1000 for latency in row.result.latencies)
+        if ms:
+            fractions = [(i + 1) / len(ms) for i in range(len(ms))]
+            ax.step(ms, fractions, where="post", label=f"{row.scenario.name} ({row.server})")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("fraction of requests done")
+    ax.set_title("say-after latency CDF (ideal: every request at the delay)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="benchmark a running server instead of starting one")
+    parser.add_argument("--quick", action="store_true", help="tiny load, for smoke tests")
+    parser.add_argument("--plot", type=Path, help="write a latency CDF (needs matplotlib)")
+    parser.add_argument("--no-hot-path", action="store_true", help="skip the CPU comparison")
+    args = parser.parse_args()
+
+    slug = next(p.parent.name for p in PROJECT_DIR.glob("*/asgi.py"))
+    # Measure what production runs: DEBUG off (the servers and the hot path inherit this),
+    # static files collected.
+    os.environ["DEBUG"] = "false"
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=PROJECT_DIR,
+        check=True,
+    )
+    print(HEADER)
+    rows = run_all(scenarios(args.quick), args.url, slug)
+    if args.url:
+        for row in rows:
+            print(format_row(row))
+    print("times in ms; over = p99 - delay (the cost on top of the ideal answer time)")
+    if not args.no_hot_path:
+        project, minimal = hot_path(100 if args.quick else 500)
+        ratio = project / minimal
+        verdict = "ok" if ratio <= HOT_PATH_LIMIT else f"OVER the {HOT_PATH_LIMIT} limit"
+        print(
+            "\nhot path: in-process CPU per request, fastest of 3 runs each, on one CPU; "
+            "expect about 10% run-to-run noise"
+        )
+        print(
+            f"GET /api/say-async?delay=0: project {project:.0f} us, "
+            f"bare Ninja app {minimal:.0f} us, ratio {ratio:.2f} ({verdict})"
+        )
+    if args.plot:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""In-process CPU time per request of GET /api/say-async?delay=0, through the ASGI app.
+
+`python -m bench.hotpath project` measures this project (its settings, middleware, lifespan
+wrapper); `python -m bench.hotpath minimal` a bare Ninja app with the same versions and no
+middleware (bench/minimal_settings.py). CPU time counts every thread of the process, so the
+thread Django starts per request is included. Prints microseconds per request: the
+fastest of several rounds, the one least disturbed by the rest of the machine.
+"""
+
+import asyncio
+import os
+import sys
+import time
+from typing import Any
+
+WARMUP = 200
+ROUNDS = 5
+
+
+async def call(app: Any, path: str, query: bytes) -> int:
+    request_sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client never disconnects
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    await app(scope, receive, send)
+    return status
+
+
+async def cpu_per_request(app: Any, requests: int) -> float:
+    for _ in range(WARMUP):
+        assert await call(app, "/api/say-async", b"delay=0") == 200
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(requests):
+            await call(app, "/api/say-async", b"delay=0")
+        rounds.append((time.process_time() - started) / requests)
+    return min(rounds) * 1e6
+
+
+def load_app(which: str) -> Any:
+    if which == "minimal":
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.minimal_settings"
+        from django.core.asgi import get_asgi_application
+
+        return get_asgi_application()
+    from bench.servers import PROJECT_DIR
+
+    slug = next(p.parent.name for p in PROJECT_DIR.glob("*/asgi.py"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{slug}.settings")
+    module = __import__(f"{slug}.asgi", fromlist=["application"])
+    return module.application
+
+
+if __name__ == "__main__":
+    # One CPU: the thread Django starts per request then costs the same in every run,
+    # instead of whatever crossing cores costs at the moment (run-to-run noise halves).
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    which, requests = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    print(f"{asyncio.run(cpu_per_request(load_app(which), requests)):.0f}")

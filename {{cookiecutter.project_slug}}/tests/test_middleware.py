@@ -1,0 +1,56 @@
+"""The inline middleware still does the stock middleware's work, and the deploy checks see it."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.checks import run_checks
+from django.test import AsyncClient, override_settings
+
+from {{ cookiecutter.project_slug }}.checks import STOCK_MIDDLEWARE
+
+
+async def test_security_headers_are_set_on_api_responses() -> None:
+    response = await AsyncClient().get("/api/say-async")
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_admin_works_with_sessions_saved_through_the_thread() -> None:
+    user = await User.objects.acreate(username="admin", is_staff=True, is_superuser=True)
+    client = AsyncClient()
+    await client.aforce_login(user)
+
+    response = await client.get("/admin/blog/post/")
+
+    assert response.status_code == 200
+    assert b"Select post to change" in response.content
+
+
+def deploy_check_ids() -> set[str]:
+    return {message.id for message in run_checks(include_deployment_checks=True) if message.id}
+
+
+@override_settings(SECURE_HSTS_SECONDS=0)
+def test_deploy_checks_still_see_settings_that_depend_on_the_middleware() -> None:
+    assert "security.W004" in deploy_check_ids()
+
+
+@override_settings(SECURE_HSTS_SECONDS=3600)
+def test_deploy_checks_pass_when_the_setting_is_right() -> None:
+    assert "security.W004" not in deploy_check_ids()
+
+
+def test_deploy_checks_notice_a_missing_security_middleware() -> None:
+    without = [path for path in settings.MIDDLEWARE if not path.endswith(".SecurityMiddleware")]
+
+    with override_settings(MIDDLEWARE=without):
+        assert "middleware.security.W001" in deploy_check_ids()
+
+
+def test_every_stock_class_the_checks_need_is_subclassed() -> None:
+    from {{ cookiecutter.project_slug }}.checks import as_stock_path
+
+    assert set(STOCK_MIDDLEWARE) <= {as_stock_path(path) for path in settings.MIDDLEWARE}
