@@ -1,10 +1,9 @@
-"""Finish the baked project: drop files of unselected options, write .env, say what next.
+"""Finish the baked project: write .env, say what to do next.
 
 Runs inside the new project directory. No network, no installs.
 """
 
 import secrets
-import shutil
 from pathlib import Path
 
 SECRET_KEY_PLACEHOLDER = "change-me"
@@ -13,15 +12,6 @@ SECRET_KEY_PLACEHOLDER = "change-me"
 def generate_secret_key() -> str:
     # URL-safe characters only: no "$" or "#" for .env parsers to interpolate or cut.
     return secrets.token_urlsafe(50)
-
-
-def remove_paths(project: Path, paths: list[str]) -> None:
-    for relative in paths:
-        target = project / relative
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
 
 
 def write_env_file(project: Path) -> None:

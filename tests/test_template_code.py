@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TEMPLATE_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 RUFF = str(Path(sys.executable).with_name("ruff"))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, run_load
-from bench.servers import PROJECT_DIR, RunningServer, started
+from bench.servers import PROJECT_DIR, PROJECT_SLUG, RunningServer, started
 
 HOT_PATH_LIMIT = 1.15
 
@@ -155,7 +155,6 @@ def main() -> None:
     parser.add_argument("--no-hot-path", action="store_true", help="skip the CPU comparison")
     args = parser.parse_args()
 
-    slug = next(p.parent.name for p in PROJECT_DIR.glob("*/asgi.py"))
     # Measure what production runs: DEBUG off (the servers and the hot path inherit this),
     # static files collected.
     os.environ["DEBUG"] = "false"
@@ -165,7 +164,7 @@ def main() -> None:
         check=True,
     )
     print(HEADER)
-    rows = run_all(scenarios(args.quick), args.url, slug)
+    rows = run_all(scenarios(args.quick), args.url, PROJECT_SLUG)
     if args.url:
         for row in rows:
             print(format_row(row))

@@ -70,11 +70,10 @@ def load_app(which: str) -> Any:
         from django.core.asgi import get_asgi_application
 
         return get_asgi_application()
-    from bench.servers import PROJECT_DIR
+    from bench.servers import PROJECT_SLUG
 
-    slug = next(p.parent.name for p in PROJECT_DIR.glob("*/asgi.py"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{slug}.settings")
-    module = __import__(f"{slug}.asgi", fromlist=["application"])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{PROJECT_SLUG}.settings")
+    module = __import__(f"{PROJECT_SLUG}.asgi", fromlist=["application"])
     return module.application
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
