@@ -1,6 +1,7 @@
 """Fixtures that bake, install and serve projects from the template."""
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -26,6 +27,10 @@ def default_python_version() -> str:
     return DEFAULTS["python_version"][0]
 
 
+# Each call of find_python may run `uv python find`; the answer does not change in a session.
+cached_find_python = functools.cache(find_python)
+
+
 def uv_executable() -> str:
     beside_python = Path(sys.executable).with_name("uv")
     found = str(beside_python) if beside_python.exists() else shutil.which("uv")
@@ -45,7 +50,7 @@ class BakedProject:
 
     def env(self) -> dict[str, str]:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
-        python = find_python(self.context["python_version"])
+        python = cached_find_python(self.context["python_version"])
         if python:
             environment["UV_PYTHON"] = python
         return {**environment, **self.extra_env}

@@ -93,7 +93,7 @@ def run_all(chosen: list[Scenario], url: str | None, slug: str) -> list[Row]:
     rows = []
     if url:  # a server that is already running: its process is not ours to watch
         target = RunningServer(url, url.rstrip("/"), None)
-        return [run_scenario(s, target) for s in chosen if s.server == "uvicorn"]
+        return [print_row(run_scenario(s, target)) for s in chosen if s.server == "uvicorn"]
     for kind in ("uvicorn", "gunicorn"):
         mine = [s for s in chosen if s.server == kind]
         if mine:
@@ -165,9 +165,6 @@ def main() -> None:
     )
     print(HEADER)
     rows = run_all(scenarios(args.quick), args.url, PROJECT_SLUG)
-    if args.url:
-        for row in rows:
-            print(format_row(row))
     print("times in ms; over = p99 - delay (the cost on top of the ideal answer time)")
     if not args.no_hot_path:
         project, minimal = hot_path(100 if args.quick else 500)

@@ -54,3 +54,13 @@ def test_every_stock_class_the_checks_need_is_subclassed() -> None:
     from {{ cookiecutter.project_slug }}.checks import as_stock_path
 
     assert set(STOCK_MIDDLEWARE) <= {as_stock_path(path) for path in settings.MIDDLEWARE}
+
+
+@override_settings(SECURE_HSTS_SECONDS=0)
+def test_deploy_checks_are_not_doubled_with_the_stock_classes() -> None:
+    from {{ cookiecutter.project_slug }}.checks import as_stock_path
+
+    with override_settings(MIDDLEWARE=[as_stock_path(path) for path in settings.MIDDLEWARE]):
+        ids = [m.id for m in run_checks(include_deployment_checks=True)]
+
+    assert ids.count("security.W004") == 1

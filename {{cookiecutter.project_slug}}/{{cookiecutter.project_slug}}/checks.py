@@ -49,7 +49,10 @@ def as_stock_path(path: str) -> str:
 
 @register(Tags.security, deploy=True)
 def check_middleware_as_stock(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    with override_settings(MIDDLEWARE=[as_stock_path(path) for path in settings.MIDDLEWARE]):
+    as_stock = [as_stock_path(path) for path in settings.MIDDLEWARE]
+    if as_stock == list(settings.MIDDLEWARE):
+        return []  # stock classes only: Django's own checks already ran these
+    with override_settings(MIDDLEWARE=as_stock):
         messages = [message for check in MIDDLEWARE_DEPENDENT_CHECKS for message in check(None)]
     for message in messages:
         if message.id in SILENCED_IN_SETTINGS:
