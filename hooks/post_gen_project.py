@@ -1,9 +1,10 @@
-"""Finish the baked project: write .env, say what to do next.
+"""Finish the baked project: drop files of unselected options, write .env, say what next.
 
 Runs inside the new project directory. No network, no installs.
 """
 
 import secrets
+import shutil
 from pathlib import Path
 
 SECRET_KEY_PLACEHOLDER = "change-me"
@@ -12,6 +13,19 @@ SECRET_KEY_PLACEHOLDER = "change-me"
 def generate_secret_key() -> str:
     # URL-safe characters only: no "$" or "#" for .env parsers to interpolate or cut.
     return secrets.token_urlsafe(50)
+
+
+# What each option that can be turned off owns, whole files and folders only.
+SEARCH_PATHS = ["search", "tests/search"]
+
+
+def remove_paths(project: Path, paths: list[str]) -> None:
+    for relative in paths:
+        target = project / relative
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
 
 def write_env_file(project: Path) -> None:
@@ -43,6 +57,8 @@ Then open http://127.0.0.1:8000/api/docs. Tests: uv run pytest
 
 def main() -> None:
     project = Path.cwd()
+    if "{{ cookiecutter.use_elasticsearch }}" != "yes":
+        remove_paths(project, SEARCH_PATHS)
     write_env_file(project)
     print_next_steps(project)
 

@@ -10,10 +10,17 @@ from conftest import DEFAULTS, BakedProject, bake_and_install
 OPTION_SETS = [
     pytest.param({}, id="defaults"),
     pytest.param({"database": "postgresql"}, id="postgresql"),
-    pytest.param({"python_version": "3.11", "database": "postgresql"}, id="py311-postgresql"),
     pytest.param(
-        {"python_version": "3.13", "project_name": "Inventory and Order Tracking Service"},
-        id="py313-long-name",
+        {"python_version": "3.11", "database": "postgresql", "elasticsearch_version": "8"},
+        id="py311-postgresql-es8",
+    ),
+    pytest.param(
+        {
+            "python_version": "3.13",
+            "project_name": "Inventory and Order Tracking Service",
+            "use_elasticsearch": "no",
+        },
+        id="py313-long-name-no-search",
     ),
 ]
 
@@ -62,9 +69,35 @@ def test_default_bake_has_the_expected_files(cookies) -> None:
         "scripts/serve",
         "docs/bench.png",
         "tests/test_say_after.py",
+        "search/client.py",
+        "search/api.py",
+        "search/management/commands/search_index.py",
+        "tests/search/test_search_api.py",
     ]
     missing = [name for name in expected if not (result.project_path / name).is_file()]
     assert missing == []
+
+
+def test_without_search_nothing_of_it_is_left(cookies) -> None:
+    result = cookies.bake(extra_context={"use_elasticsearch": "no"})
+
+    assert result.exit_code == 0, result.exception
+    mentions = [
+        str(path.relative_to(result.project_path))
+        for path in result.project_path.rglob("*")
+        if path.is_file()
+        and re.search(r"elasticsearch|search\.", path.read_text(errors="ignore"), re.I)
+    ]
+    assert not (result.project_path / "search").exists()
+    assert mentions == []
+
+
+@pytest.mark.parametrize("major", ["8", "9"])
+def test_client_major_is_pinned_to_the_server_major(cookies, major: str) -> None:
+    result = cookies.bake(extra_context={"elasticsearch_version": major})
+
+    pyproject = (result.project_path / "pyproject.toml").read_text()
+    assert f'"elasticsearch[async]>={major},<{int(major) + 1}"' in pyproject
 
 
 def test_env_file_is_git_ignored(cookies) -> None:

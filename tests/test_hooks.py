@@ -82,3 +82,14 @@ def test_two_bakes_get_different_secret_keys(cookies) -> None:
         keys.append(next(line for line in env.splitlines() if line.startswith("SECRET_KEY=")))
 
     assert keys[0] != keys[1]
+
+
+def test_remove_paths_removes_files_and_folders(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "inside.py").write_text("")
+    (tmp_path / "file.py").write_text("")
+    (tmp_path / "kept.py").write_text("")
+
+    post_gen_project.remove_paths(tmp_path, ["folder", "file.py", "missing.py"])
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.py"]

@@ -8,6 +8,7 @@ from pydantic import Field
 from . import queries
 from .models import Post
 from .schemas import Message, PostIn, PostOut, PostPage, PublishIn, PublishOut
+from .signals import post_created
 
 router = Router(tags=["blog"])
 
@@ -37,6 +38,8 @@ async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage:
 async def create_post(request: HttpRequest, data: PostIn) -> Status[Post]:
     """Create a post."""
     post = await queries.create_post(title=data.title, body=data.body, published=data.published)
+    # Receivers run after the post is saved; robust: one that fails cannot lose the post.
+    await post_created.asend_robust(sender=Post, post=post)
     return Status(201, post)
 
 

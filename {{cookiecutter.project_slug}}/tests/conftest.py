@@ -1,8 +1,10 @@
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from blog.models import Post
+
+from {{ cookiecutter.project_slug }}.lifespan import app_shutdown_hooks
 
 MakePost = Callable[..., Post]
 
@@ -15,3 +17,11 @@ def make_post(db: None) -> MakePost:
         return Post.objects.create(title=title, body=body, published=published)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+async def run_app_shutdown_hooks() -> AsyncIterator[None]:
+    """After each test, what the server does when it stops (e.g. close search clients)."""
+    yield
+    for hook in app_shutdown_hooks():
+        await hook()

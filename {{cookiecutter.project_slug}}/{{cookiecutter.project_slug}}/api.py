@@ -10,6 +10,10 @@ import time
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Query, Schema
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+
+from search.errors import add_error_handlers as add_search_error_handlers
+{%- endif %}
 
 api = NinjaAPI(
     title="{{ cookiecutter.project_name }}",
@@ -17,6 +21,10 @@ api = NinjaAPI(
     description="{{ cookiecutter.description }}",
 )
 api.add_router("/blog", "blog.api.router")
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+api.add_router("/search", "search.api.router")
+add_search_error_handlers(api)
+{%- endif %}
 
 
 class SayAfterParams(Schema):

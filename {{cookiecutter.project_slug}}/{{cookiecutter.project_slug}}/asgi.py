@@ -9,10 +9,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from .lifespan import Lifespan
+from .lifespan import Lifespan, app_shutdown_hooks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 
 django_application = get_asgi_application()
 
-application = Lifespan(django_application, on_startup=[], on_shutdown=[])
+application = Lifespan(django_application, on_shutdown=app_shutdown_hooks())

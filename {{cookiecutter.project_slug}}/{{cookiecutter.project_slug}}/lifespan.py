@@ -20,6 +20,13 @@ Hook = Callable[[], Awaitable[None]]
 logger = logging.getLogger(__name__)
 
 
+def app_shutdown_hooks() -> list[Hook]:
+    """Every installed app's `async def shutdown()` (see search/apps.py), in app order."""
+    from django.apps import apps
+
+    return [config.shutdown for config in apps.get_app_configs() if hasattr(config, "shutdown")]
+
+
 class Lifespan:
     def __init__(
         self, app: ASGIApp, *, on_startup: Iterable[Hook] = (), on_shutdown: Iterable[Hook] = ()

@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "ninja",
     "{{ cookiecutter.project_slug }}",
     "blog",
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+    "search",
+{%- endif %}
 ]
 
 # Django's stock middleware, subclassed in middleware.py to run its hooks on the event loop:
@@ -131,3 +134,20 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 # The API's own settings.
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+
+# Elasticsearch {{ cookiecutter.elasticsearch_version }}.x, for search/ (the client's major matches the server's).
+# https://elasticsearch-py.readthedocs.io/
+ELASTICSEARCH_URL = env.list("ELASTICSEARCH_URL", default=["http://127.0.0.1:9200"])
+ELASTICSEARCH_API_KEY = env.str("ELASTICSEARCH_API_KEY", default="")
+ELASTICSEARCH_CA_CERTS = env.str("ELASTICSEARCH_CA_CERTS", default="")
+ELASTICSEARCH_TIMEOUT = env.float("ELASTICSEARCH_TIMEOUT", default=5.0)
+ELASTICSEARCH_MAX_RETRIES = env.int("ELASTICSEARCH_MAX_RETRIES", default=2)
+DEFAULT_SEARCH_INDEX = "{{ cookiecutter.project_slug }}-posts"
+ELASTICSEARCH_INDEX = env.str("ELASTICSEARCH_INDEX", default=DEFAULT_SEARCH_INDEX)
+# elastic_transport's node class: a name ("aiohttp") or a dotted path.
+ELASTICSEARCH_NODE_CLASS = env.str("ELASTICSEARCH_NODE_CLASS", default="aiohttp")
+# Bounds of GET /api/search: query_string lets a caller send expensive queries.
+SEARCH_MAX_QUERY_LENGTH = env.int("SEARCH_MAX_QUERY_LENGTH", default=256)
+SEARCH_MAX_SIZE = env.int("SEARCH_MAX_SIZE", default=50)
+{%- endif %}

@@ -1,0 +1,78 @@
+"""GET /api/search: query_string search over the published posts."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from elasticsearch import NotFoundError
+from ninja import Field, Query, Router, Schema
+
+from .client import get_client
+from .documents import SEARCHED_FIELDS, index_name
+
+router = Router(tags=["search"])
+
+
+class SearchParams(Schema):
+    q: str = Field(
+        min_length=1,
+        max_length=settings.SEARCH_MAX_QUERY_LENGTH,
+        description="Lucene query_string syntax: words, AND/OR, quotes, field:value, trailing *.",
+    )
+    size: int = Field(10, ge=1, le=settings.SEARCH_MAX_SIZE, description="Hits per page.")
+    from_: int = Field(0, ge=0, le=1000, alias="from", description="Hits to skip.")
+
+
+class SearchHit(Schema):
+    id: int
+    score: float | None
+    title: str
+    body: str
+    created_at: datetime
+    highlight: dict[str, list[str]]
+
+
+class SearchResults(Schema):
+    total: int
+    hits: list[SearchHit]
+
+
+@router.get("", response=SearchResults)
+async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResults:
+    """Search published posts. An index that does not exist yet gives no hits, not an error
+    (run `manage.py search_index` to build it)."""
+    try:
+        found = await get_client().search(
+            index=index_name(),
+            query={
+                "bool": {
+                    "must": {
+                        "query_string": {
+                            "query": params.q,
+                            "fields": SEARCHED_FIELDS,
+                            # A leading wildcard scans every term in the index: refuse it.
+                            "allow_leading_wildcard": False,
+                        }
+                    },
+                    "filter": {"term": {"published": True}},
+                }
+            },
+            highlight={"fields": {"title": {}, "body": {}}},
+            size=params.size,
+            from_=params.from_,
+            track_total_hits=True,
+        )
+    except NotFoundError:
+        return SearchResults(total=0, hits=[])
+    return SearchResults(
+        total=found["hits"]["total"]["value"],
+        hits=[
+            SearchHit(
+                id=int(hit["_id"]),
+                score=hit.get("_score"),
+                highlight=hit.get("highlight", {}),
+                **{key: hit["_source"][key] for key in ("title", "body", "created_at")},
+            )
+            for hit in found["hits"]["hits"]
+        ],
+    )

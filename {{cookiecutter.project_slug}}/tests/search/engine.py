@@ -1,0 +1,30 @@
+"""Test-only shim for osmem-server, the in-memory engine the tests search against.
+
+elasticsearch-py 8/9 sends `application/vnd.elasticsearch+json; compatible-with=N`,
+which osmem (OpenSearch-compatible) answers with 406. This node class sends the plain
+media types instead; the product's own client talks to real Elasticsearch unchanged.
+"""
+
+from typing import Any
+
+from elastic_transport import AiohttpHttpNode, HttpHeaders
+from elastic_transport._node import NodeApiResponse
+
+
+class PlainMediaTypeNode(AiohttpHttpNode):
+    async def perform_request(  # type: ignore[override]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        **kwargs: Any,
+    ) -> NodeApiResponse:
+        if headers is not None:
+            headers = headers.copy()
+            for name in ("accept", "content-type"):
+                value = headers.get(name)
+                if value and "compatible-with" in value:
+                    plain = "application/x-ndjson" if "x-ndjson" in value else "application/json"
+                    headers[name] = plain
+        return await super().perform_request(method, target, body=body, headers=headers, **kwargs)

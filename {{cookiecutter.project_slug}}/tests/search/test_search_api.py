@@ -1,0 +1,143 @@
+"""GET /api/search end to end (URL routing, middleware, view, engine), and its failures."""
+
+import itertools
+import time
+from typing import Any
+
+import pytest
+from django.conf import LazySettings
+from django.test import AsyncClient
+
+from blog.models import Post
+from search.client import get_client
+from search.documents import index_name
+
+from .conftest import IndexPosts
+
+pytestmark = [pytest.mark.elasticsearch, pytest.mark.django_db(transaction=True)]
+
+
+async def search(**params: Any) -> Any:
+    return await AsyncClient().get("/api/search", params)
+
+
+async def test_search_finds_published_posts_with_highlights(index_posts: IndexPosts) -> None:
+    match, _draft, _other = await index_posts(
+        ("Async Django tips", True), ("Async draft", False), ("Cooking pasta", True)
+    )
+
+    response = await search(q="async")
+
+    assert response.status_code == 200
+    results = response.json()
+    assert results["total"] == 1
+    assert [hit["id"] for hit in results["hits"]] == [match.pk]
+    assert results["hits"][0]["title"] == "Async Django tips"
+    assert "<em>Async</em>" in results["hits"][0]["highlight"]["title"][0]
+
+
+async def test_search_pages_through_hits(index_posts: IndexPosts) -> None:
+    posts = await index_posts(*((f"django post {n}", True) for n in range(5)))
+
+    first = (await search(q="django", size=2)).json()
+    second = (await search(q="django", size=2, **{"from": 2})).json()
+    last = (await search(q="django", size=2, **{"from": 4})).json()
+
+    assert first["total"] == second["total"] == 5
+    pages = [[hit["id"] for hit in page["hits"]] for page in (first, second, last)]
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sorted(itertools.chain(*pages)) == sorted(post.pk for post in posts)
+
+
+async def test_query_string_syntax_works(index_posts: IndexPosts) -> None:
+    await index_posts(("async views", True), ("async tasks", True), ("sync views", True))
+
+    response = await search(q='title:async AND "views"')
+
+    assert [hit["title"] for hit in response.json()["hits"]] == ["async views"]
+
+
+@pytest.mark.parametrize("query", ["title:(unclosed", "*leading"])
+async def test_malformed_or_expensive_query_is_a_400(index_posts: IndexPosts, query: str) -> None:
+    await index_posts(("anything", True))
+
+    response = await search(q=query)
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Malformed query: ")
+
+
+async def test_missing_index_gives_no_hits() -> None:
+    response = await search(q="anything")
+
+    assert response.status_code == 200
+    assert response.json() == {"total": 0, "hits": []}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "x" * 257},
+        {"q": "a", "size": 0},
+        {"q": "a", "size": 51},
+        {"q": "a", "from": -1},
+    ],
+)
+async def test_bad_parameters_are_a_422(params: dict[str, Any]) -> None:
+    response = await search(**params)
+
+    assert response.status_code == 422
+
+
+async def test_engine_down_is_a_503(settings: LazySettings, closed_port: int) -> None:
+    settings.ELASTICSEARCH_URL = [f"http://127.0.0.1:{closed_port}"]
+
+    response = await search(q="anything")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The search engine is unavailable"}
+
+
+async def test_engine_that_never_answers_is_a_504_within_the_timeout(
+    settings: LazySettings, silent_port: int
+) -> None:
+    settings.ELASTICSEARCH_URL = [f"http://127.0.0.1:{silent_port}"]
+    settings.ELASTICSEARCH_TIMEOUT = 0.5
+
+    started = time.perf_counter()
+    response = await search(q="anything")
+
+    assert response.status_code == 504
+    assert response.json() == {"detail": "The search engine timed out"}
+    assert time.perf_counter() - started < 5  # 0.5 s timeout, no retries on timeouts
+
+
+async def test_creating_a_post_indexes_it(index_posts: IndexPosts) -> None:
+    await index_posts(("existing", True))  # the index exists
+
+    created = await AsyncClient().post(
+        "/api/blog/posts",
+        {"title": "freshly written", "published": True},
+        content_type="application/json",
+    )
+    await get_client().indices.refresh(index=index_name())
+
+    assert created.status_code == 201
+    hits = (await search(q="freshly")).json()["hits"]
+    assert [hit["id"] for hit in hits] == [created.json()["id"]]
+
+
+async def test_creating_a_post_with_the_engine_down_keeps_the_post(
+    settings: LazySettings, closed_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.ELASTICSEARCH_URL = [f"http://127.0.0.1:{closed_port}"]
+
+    created = await AsyncClient().post(
+        "/api/blog/posts", {"title": "kept"}, content_type="application/json"
+    )
+
+    assert created.status_code == 201
+    assert await Post.objects.filter(pk=created.json()["id"]).aexists()
+    assert "saved but not indexed" in caplog.text
