@@ -55,12 +55,14 @@ class BakedProject:
             environment["UV_PYTHON"] = python
         return {**environment, **self.extra_env}
 
-    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project; fail the test with its output if it fails."""
         result = subprocess.run(
             args,
             cwd=self.path,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -72,8 +74,10 @@ class BakedProject:
         )
         return result
 
-    def uv_run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return self.run(uv_executable(), "run", "--frozen", *args, timeout=timeout)
+    def uv_run(
+        self, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(uv_executable(), "run", "--frozen", *args, timeout=timeout, env=env)
 
     def install(self) -> None:
         """What a user does first: `uv sync` (dependencies plus the dev group)."""

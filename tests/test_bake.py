@@ -138,6 +138,37 @@ def test_migrations_are_complete(project: BakedProject) -> None:
     project.uv_run("python", "manage.py", "makemigrations", "--check", "--dry-run")
 
 
+# What a production deployment sets (documented in the baked .env.example).
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "production-" + "k3y" * 20,
+    "ALLOWED_HOSTS": "api.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://api.example.com",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+@pytest.mark.slow
+def test_check_deploy_has_no_warnings_in_production(project: BakedProject) -> None:
+    result = project.uv_run(
+        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV
+    )
+
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_check_deploy_warns_about_what_production_must_set(project: BakedProject) -> None:
+    without_hsts = {k: v for k, v in PRODUCTION_ENV.items() if "HSTS" not in k}
+    result = project.uv_run("python", "manage.py", "check", "--deploy", env=without_hsts)
+    reported = result.stdout + result.stderr  # Django writes warnings to stderr
+
+    assert "security.W004" not in reported  # HSTS defaults on (3600 s) with DEBUG off
+    assert "security.W005" in reported and "security.W021" in reported
+
+
 @pytest.mark.slow
 def test_baked_test_suite_passes(project: BakedProject) -> None:
     result = project.uv_run("pytest", "-q", "-p", "no:cacheprovider")

@@ -12,6 +12,12 @@ class SearchConfig(AppConfig):
 
         post_created.connect(index_new_post, dispatch_uid="search.index_new_post")
 
+    async def ready_check(self) -> None:
+        """Part of GET /api/ready: the cluster answers."""
+        from .client import get_client
+
+        await get_client().info()
+
     async def shutdown(self) -> None:
         """Called by the ASGI lifespan wrapper when the server stops."""
         from .client import close_all

@@ -20,6 +20,7 @@ api = NinjaAPI(
     version="0.1.0",
     description="{{ cookiecutter.description }}",
 )
+api.add_router("", "{{ cookiecutter.project_slug }}.health.router")
 api.add_router("/blog", "blog.api.router")
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 api.add_router("/search", "search.api.router")

@@ -36,6 +36,20 @@ if not SECRET_KEY or SECRET_KEY.startswith("change-me"):
     SECRET_KEY = "django-insecure-development-only-key"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS: on unless DEBUG. uvicorn's --proxy-headers takes the scheme from a trusted proxy's
+# X-Forwarded-Proto, so Django sees https behind a TLS-terminating proxy without more setup.
+# https://docs.djangoproject.com/en/stable/howto/deployment/checklist/
+# SECURITY WARNING: HSTS tells browsers to refuse plain HTTP for that long; start small.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health checks come from load balancers and container runtimes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/ready$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
 # Applications
 # https://docs.djangoproject.com/en/stable/ref/settings/#installed-apps
@@ -132,6 +146,8 @@ SERVESTATIC_USE_FINDERS = DEBUG
 SERVESTATIC_AUTOREFRESH = DEBUG
 
 # The API's own settings.
+# Seconds each dependency gets to answer GET /api/ready.
+READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
 {%- if cookiecutter.use_elasticsearch == "yes" %}

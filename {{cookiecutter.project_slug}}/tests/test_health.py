@@ -1,0 +1,71 @@
+"""GET /api/health and GET /api/ready."""
+
+import asyncio
+
+import pytest
+from django.conf import LazySettings
+from django.test import AsyncClient
+
+from {{ cookiecutter.project_slug }} import health
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_health_answers_without_checking_anything() -> None:
+    response = await AsyncClient().get("/api/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_checks_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the database: other apps' checks have tests of their own.
+    monkeypatch.setattr(health, "ready_checks", lambda: {"database": health.check_database})
+
+    response = await AsyncClient().get("/api/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+async def test_ready_is_a_503_naming_a_dependency_that_hangs(
+    monkeypatch: pytest.MonkeyPatch, settings: LazySettings
+) -> None:
+    async def hangs() -> None:
+        await asyncio.sleep(60)
+
+    settings.READY_CHECK_TIMEOUT = 0.2
+    monkeypatch.setattr(
+        health, "ready_checks", lambda: {"database": health.check_database, "cache": hangs}
+    )
+
+    response = await AsyncClient().get("/api/ready")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "cache": "timed out after 0.2 s"},
+    }
+
+
+async def test_ready_is_a_503_naming_a_dependency_that_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fails() -> None:
+        raise ConnectionRefusedError("secret internals")
+
+    monkeypatch.setattr(health, "ready_checks", lambda: {"database": fails})
+
+    response = await AsyncClient().get("/api/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "failed: ConnectionRefusedError"}
+
+
+def test_health_checks_are_exempt_from_the_https_redirect(settings: LazySettings) -> None:
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert Client().get("/api/health").status_code == 200
+    assert Client().get("/api/say-sync").status_code == 301

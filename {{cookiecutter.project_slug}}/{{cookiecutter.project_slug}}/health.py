@@ -1,0 +1,74 @@
+"""GET /api/health (liveness) and GET /api/ready (readiness), for load balancers and containers.
+
+health touches nothing: it answers as long as the process serves requests. ready checks
+every dependency at once (asyncio.gather), each bounded by READY_CHECK_TIMEOUT: the
+database here, and any app's `async def ready_check()` (search/apps.py), so a slow or
+dead dependency makes a 503 that names it instead of a hanging probe.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import sync_to_async
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+router = Router(tags=["health"])
+
+Check = Callable[[], Awaitable[None]]
+
+
+class Health(Schema):
+    status: str
+
+
+class Readiness(Schema):
+    status: str
+    checks: dict[str, str]
+
+
+def _query_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def check_database() -> None:
+    await sync_to_async(_query_database)()
+
+
+def ready_checks() -> dict[str, Check]:
+    checks: dict[str, Check] = {"database": check_database}
+    for config in apps.get_app_configs():
+        if hasattr(config, "ready_check"):
+            checks[config.label] = config.ready_check
+    return checks
+
+
+async def run_check(check: Check) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=settings.READY_CHECK_TIMEOUT)
+    except TimeoutError:
+        return f"timed out after {settings.READY_CHECK_TIMEOUT:g} s"
+    except Exception as exc:  # any failure means not ready; say which kind, not its internals
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get("/health", response=Health)
+async def health(request: HttpRequest) -> Health:
+    """Liveness: the process answers. Checks no dependency."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response={200: Readiness, 503: Readiness})
+async def ready(request: HttpRequest) -> Status[Readiness]:
+    """Readiness: every dependency answered within READY_CHECK_TIMEOUT seconds."""
+    checks = ready_checks()
+    results = await asyncio.gather(*(run_check(check) for check in checks.values()))
+    outcome = dict(zip(checks, results, strict=True))
+    if all(result == "ok" for result in results):
+        return Status(200, Readiness(status="ok", checks=outcome))
+    return Status(503, Readiness(status="unavailable", checks=outcome))
