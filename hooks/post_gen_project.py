@@ -17,6 +17,8 @@ def generate_secret_key() -> str:
 
 # What each option that can be turned off owns, whole files and folders only.
 SEARCH_PATHS = ["search", "tests/search"]
+DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
+CI_PATHS = [".github"]
 
 
 def remove_paths(project: Path, paths: list[str]) -> None:
@@ -59,6 +61,10 @@ def main() -> None:
     project = Path.cwd()
     if "{{ cookiecutter.use_elasticsearch }}" != "yes":
         remove_paths(project, SEARCH_PATHS)
+    if "{{ cookiecutter.use_docker }}" != "yes":
+        remove_paths(project, DOCKER_PATHS)
+    if "{{ cookiecutter.ci }}" != "github":
+        remove_paths(project, CI_PATHS)
     write_env_file(project)
     print_next_steps(project)
 

@@ -198,3 +198,31 @@ def running_uvicorn(project: BakedProject, log_path: Path, *args: str) -> Iterat
 def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Server]:
     with running_uvicorn(default_project, tmp_path / "uvicorn.log") as server:
         yield server
+
+
+# Every cookiecutter choice appears in at least one option set.
+OPTION_SETS = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"database": "postgresql"}, id="postgresql"),
+    pytest.param(
+        {"python_version": "3.11", "database": "postgresql", "elasticsearch_version": "8"},
+        id="py311-postgresql-es8",
+    ),
+    pytest.param(
+        {
+            "python_version": "3.13",
+            "project_name": "Inventory and Order Tracking Service",
+            "use_elasticsearch": "no",
+            "use_docker": "no",
+            "ci": "none",
+        },
+        id="py313-long-name-no-extras",
+    ),
+]
+
+
+@pytest.fixture(scope="session", params=OPTION_SETS)
+def project(
+    request: pytest.FixtureRequest, cookies_session, postgres_databases: Callable[[], str]
+) -> BakedProject:
+    return bake_and_install(cookies_session, postgres_databases, **request.param)

@@ -1,28 +1,9 @@
 """Bake every option set, then lint, type-check and run each baked project's own suite."""
 
 import re
-from collections.abc import Callable
 
 import pytest
-from conftest import DEFAULTS, BakedProject, bake_and_install
-
-# Every cookiecutter choice appears in at least one option set.
-OPTION_SETS = [
-    pytest.param({}, id="defaults"),
-    pytest.param({"database": "postgresql"}, id="postgresql"),
-    pytest.param(
-        {"python_version": "3.11", "database": "postgresql", "elasticsearch_version": "8"},
-        id="py311-postgresql-es8",
-    ),
-    pytest.param(
-        {
-            "python_version": "3.13",
-            "project_name": "Inventory and Order Tracking Service",
-            "use_elasticsearch": "no",
-        },
-        id="py313-long-name-no-search",
-    ),
-]
+from conftest import DEFAULTS, OPTION_SETS, BakedProject
 
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s*(if|for|endif|endfor|raw)\b|cookiecutter\.")
 
@@ -32,13 +13,6 @@ def test_every_choice_is_in_the_matrix() -> None:
         if isinstance(default, list):
             covered = {p.values[0].get(name, default[0]) for p in OPTION_SETS}
             assert covered == set(default), f"{name}: {set(default) - covered} never baked"
-
-
-@pytest.fixture(scope="session", params=OPTION_SETS)
-def project(
-    request: pytest.FixtureRequest, cookies_session, postgres_databases: Callable[[], str]
-) -> BakedProject:
-    return bake_and_install(cookies_session, postgres_databases, **request.param)
 
 
 def test_default_bake_has_the_expected_files(cookies) -> None:

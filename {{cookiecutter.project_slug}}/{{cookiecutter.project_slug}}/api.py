@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Query, Schema
+from ninja.throttling import AnonRateThrottle, BaseThrottle
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 
 from search.errors import add_error_handlers as add_search_error_handlers
@@ -28,6 +29,12 @@ add_search_error_handlers(api)
 {%- endif %}
 
 
+# 429 with Retry-After past SAY_AFTER_RATE requests per client IP.
+say_after_throttles: list[BaseThrottle] = (
+    [AnonRateThrottle(settings.SAY_AFTER_RATE)] if settings.SAY_AFTER_RATE else []
+)
+
+
 class SayAfterParams(Schema):
     delay: float = Field(
         0.0,
@@ -43,14 +50,14 @@ class Saying(Schema):
     saying: str
 
 
-@api.get("/say-sync", response=Saying, tags=["say-after"])
+@api.get("/say-sync", response=Saying, tags=["say-after"], throttle=say_after_throttles)
 def say_sync(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
     """Wait `delay` seconds in a worker thread (time.sleep), then say `word`."""
     time.sleep(params.delay)
     return Saying(saying=params.word)
 
 
-@api.get("/say-async", response=Saying, tags=["say-after"])
+@api.get("/say-async", response=Saying, tags=["say-after"], throttle=say_after_throttles)
 async def say_async(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
     """Wait `delay` seconds on the event loop (asyncio.sleep), then say `word`."""
     await asyncio.sleep(params.delay)

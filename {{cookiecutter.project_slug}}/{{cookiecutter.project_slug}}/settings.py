@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 # the stock classes would hop to a thread and back twice each, on every async request.
 # https://docs.djangoproject.com/en/stable/topics/http/middleware/#async-middleware
 MIDDLEWARE = [
+    # First, so that its access-log line times the whole stack and every line has a request id.
+    "{{ cookiecutter.project_slug }}.request_log.RequestLogMiddleware",
     "{{ cookiecutter.project_slug }}.middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "{{ cookiecutter.project_slug }}.middleware.SessionMiddleware",
@@ -145,7 +147,39 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 SERVESTATIC_USE_FINDERS = DEBUG
 SERVESTATIC_AUTOREFRESH = DEBUG
 
+# Logging: JSON lines (one access line per request, each line with its request id), or a
+# console format for local development.
+# https://docs.djangoproject.com/en/stable/topics/logging/
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "{{ cookiecutter.project_slug }}.request_log.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "{{ cookiecutter.project_slug }}.request_log.JsonFormatter"},
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "default": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["default"], "level": LOG_LEVEL},
+    # Django's own handlers would print its records a second time.
+    "loggers": {"django": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False}},
+}
+
 # The API's own settings.
+# Anonymous requests per client IP to each say-after endpoint ("600/m"; empty: no limit).
+# Counted in the default cache: per process with the local-memory cache; share a Redis cache
+# across workers (an async-safe one: throttles run on the event loop).
+SAY_AFTER_RATE = env.str("SAY_AFTER_RATE", default="600/m")
+# The client IP is REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies only;
+# never a client-sent X-Forwarded-For.
+NINJA_NUM_PROXIES = 0
 # Seconds each dependency gets to answer GET /api/ready.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
