@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from django.test import AsyncClient
 
+from {{ cookiecutter.project_slug }} import request_log
 from {{ cookiecutter.project_slug }}.api import say_after_throttles
-from {{ cookiecutter.project_slug }}.request_log import JsonFormatter, RequestIdFilter, request_id
 
 
 async def test_response_carries_a_new_request_id() -> None:
@@ -44,13 +44,13 @@ async def test_one_access_line_per_request(caplog: pytest.LogCaptureFixture) -> 
 def test_json_lines_carry_the_request_id_and_access_fields() -> None:
     record = logging.LogRecord("access", logging.INFO, __file__, 1, "GET / 200", None, None)
     record.status = 200
-    token = request_id.set("abc123")
+    token = request_log.request_id.set("abc123")
     try:
-        RequestIdFilter().filter(record)
+        request_log.RequestIdFilter().filter(record)
     finally:
-        request_id.reset(token)
+        request_log.request_id.reset(token)
 
-    entry = json.loads(JsonFormatter().format(record))
+    entry = json.loads(request_log.JsonFormatter().format(record))
 
     assert entry["request_id"] == "abc123"
     assert (entry["level"], entry["logger"], entry["message"]) == ("INFO", "access", "GET / 200")

@@ -152,12 +152,13 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 # https://docs.djangoproject.com/en/stable/topics/logging/
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+REQUEST_LOG = "{{ cookiecutter.project_slug }}.request_log"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "{{ cookiecutter.project_slug }}.request_log.RequestIdFilter"}},
+    "filters": {"request_id": {"()": f"{REQUEST_LOG}.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "{{ cookiecutter.project_slug }}.request_log.JsonFormatter"},
+        "json": {"()": f"{REQUEST_LOG}.JsonFormatter"},
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
