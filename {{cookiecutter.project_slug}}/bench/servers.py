@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -135,11 +136,19 @@ def wait_for_workers(pid: int, count: int, seconds: float = 60) -> None:
 
 @contextmanager
 def started(kind: str, slug: str) -> Iterator[RunningServer]:
+    """The server logs (one access line per request) go to a file, not over the table."""
     port = free_port()
-    process = subprocess.Popen(server_command(kind, port, slug), cwd=PROJECT_DIR)
+    log_path = Path(tempfile.gettempdir()) / f"bench-{kind}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            server_command(kind, port, slug), cwd=PROJECT_DIR, stdout=log, stderr=log
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{url}/api/say-async?delay=0", process)
+        try:
+            wait_until_up(f"{url}/api/say-async?delay=0", process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; see {log_path}") from None
         if kind == "gunicorn":
             wait_for_workers(process.pid, GUNICORN_WORKERS)
         label = "uvicorn, 1 worker" if kind == "uvicorn" else "gunicorn WSGI 10x10"
