@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.checks import run_checks
 from django.test import AsyncClient, override_settings
+from django.utils.functional import empty
 
 from {{ cookiecutter.project_slug }}.checks import STOCK_MIDDLEWARE
 
@@ -27,6 +28,26 @@ async def test_admin_works_with_sessions_saved_through_the_thread() -> None:
 
     assert response.status_code == 200
     assert b"Select post to change" in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_admin_messages_survive_the_redirect() -> None:
+    user = await User.objects.acreate(username="admin", is_staff=True, is_superuser=True)
+    client = AsyncClient()
+    await client.aforce_login(user)
+
+    response = await client.post(
+        "/admin/blog/post/add/", {"title": "Hello", "body": ""}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert b"was added successfully" in response.content
+
+
+async def test_api_requests_do_not_build_a_message_store() -> None:
+    response = await AsyncClient().get("/api/say-async")
+
+    assert response.asgi_request._messages._wrapped is empty  # type: ignore[attr-defined]
 
 
 def deploy_check_ids() -> set[str]:

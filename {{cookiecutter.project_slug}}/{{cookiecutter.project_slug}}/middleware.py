@@ -13,10 +13,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject, empty
 
 
 class InlineHooksMixin(MiddlewareMixin):
@@ -71,9 +73,13 @@ class SessionMiddleware(InlineHooksMixin, sessions.SessionMiddleware):
 
 class MessageMiddleware(InlineHooksMixin, messages.MessageMiddleware):
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        self.process_request(request)
-        response = await self.get_response(request)  # type: ignore[misc]
-        storage = request._messages  # type: ignore[attr-defined]
+        # The default storage builds a cookie signer: do that only for requests that use
+        # messages (the admin's), not for every API call.
+        storage = SimpleLazyObject(lambda: default_storage(request))
+        request._messages = storage  # type: ignore[attr-defined]
+        response: HttpResponse = await self.get_response(request)  # type: ignore[misc]
+        if storage._wrapped is empty:
+            return response
         if storage.used or storage.added_new:
             # Storing messages may write the session: database I/O, so in the thread.
             return await sync_to_async(self.process_response)(request, response)
