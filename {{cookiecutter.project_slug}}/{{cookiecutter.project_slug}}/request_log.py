@@ -9,8 +9,8 @@ into sync_to_async threads, so every log line of the request carries it.
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -35,8 +35,8 @@ class RequestLogMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        current = incoming if VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        current = incoming if VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
         token = request_id.set(current)
         started = time.perf_counter()
         try:
