@@ -166,7 +166,9 @@ def wait_until_up(url: str, process: subprocess.Popen[str], log_path: Path) -> N
 
 
 @contextlib.contextmanager
-def running_uvicorn(project: BakedProject, log_path: Path, *args: str) -> Iterator[Server]:
+def running_uvicorn(
+    project: BakedProject, log_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """`uvicorn <slug>.asgi:application` on a free port, as the README says to start it."""
     port = free_port()
     with log_path.open("w") as log:
@@ -179,7 +181,7 @@ def running_uvicorn(project: BakedProject, log_path: Path, *args: str) -> Iterat
                 *args,
             ],
             cwd=project.path,
-            env=project.env(),
+            env={**project.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

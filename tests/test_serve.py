@@ -3,10 +3,11 @@
 import asyncio
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server
+from conftest import BakedProject, Server, running_uvicorn
 
 pytestmark = pytest.mark.slow
 
@@ -65,3 +66,23 @@ def test_sigterm_shuts_down_cleanly_through_lifespan(uvicorn_server: Server) -> 
     assert "Application shutdown complete" in log
     assert "lifespan unsupported" not in log.lower()
     assert "Traceback" not in log
+
+
+def test_log_lines_still_waiting_are_written_on_sigterm(
+    default_project: BakedProject, tmp_path: Path
+) -> None:
+    # Lines wait up to LOG_FLUSH_INTERVAL; uvicorn's SIGTERM exit skips logging's atexit
+    # flush, so the lifespan shutdown must write them.
+    log_path = tmp_path / "uvicorn.log"
+    with running_uvicorn(default_project, log_path, env={"LOG_FLUSH_INTERVAL": "600"}) as server:
+        ids = [
+            httpx.get(f"{server.url}/api/say-async", params={"delay": 0}).headers["X-Request-ID"]
+            for _ in range(3)
+        ]
+        waiting = server.log()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        log = server.log()
+
+    assert not any(request_id in waiting for request_id in ids), waiting
+    assert all(request_id in log for request_id in ids), log

@@ -82,6 +82,40 @@ async def test_api_request_makes_no_middleware_thread_hops(
     assert hops == []
 
 
+# Runs in a fresh process: Django's test client reconnects close_old_connections to
+# request_started after each of its requests, and this is about the real ASGI path.
+COUNT_SIGNAL_HOPS = """
+import asyncio, httpx
+import django.dispatch.dispatcher as dispatcher
+from {{ cookiecutter.project_slug }}.asgi import application
+
+hops = []
+real = dispatcher.sync_to_async
+dispatcher.sync_to_async = lambda func, **kwargs: hops.append(func) or real(func, **kwargs)
+
+async def get():
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        return (await client.get("/api/say-async")).status_code
+
+print(asyncio.run(get()), len(hops))
+"""
+
+
+def test_request_signals_make_no_thread_hop_under_asgi() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", COUNT_SIGNAL_HOPS],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # Stock Django sends request_started to two sync receivers through one hop: "200 1".
+    assert result.stdout.split() == ["200", "0"], result.stderr
+
+
 def test_refuses_to_start_without_secret_key_when_debug_is_off() -> None:
     environment = {**os.environ, "DEBUG": "false", "SECRET_KEY": ""}
     result = subprocess.run(
