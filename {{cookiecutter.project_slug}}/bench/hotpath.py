@@ -2,9 +2,11 @@
 
 `python -m bench.hotpath project` measures this project (its settings, middleware, lifespan
 wrapper); `python -m bench.hotpath minimal` a bare Ninja app with the same versions and no
-middleware (bench/minimal_settings.py). CPU time counts every thread of the process, so the
-thread Django starts per request is included. Prints microseconds per request: the
-fastest of several rounds, the one least disturbed by the rest of the machine.
+middleware (bench/minimal_settings.py); `project-stock-signals` this project with Django's
+request_started receivers put back (asgi.py takes them out), to show what the rest costs.
+CPU time counts every thread of the process, so the thread Django starts per request is
+included. Prints microseconds per request: the fastest of several rounds, the one least
+disturbed by the rest of the machine.
 """
 
 import asyncio
@@ -74,6 +76,12 @@ def load_app(which: str) -> Any:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{PROJECT_SLUG}.settings")
     module = __import__(f"{PROJECT_SLUG}.asgi", fromlist=["application"])
+    if which == "project-stock-signals":
+        from django.core.signals import request_started
+        from django.db import close_old_connections, reset_queries
+
+        request_started.connect(reset_queries)
+        request_started.connect(close_old_connections)
     return module.application
 
 
