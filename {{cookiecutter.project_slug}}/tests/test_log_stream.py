@@ -2,7 +2,9 @@
 
 import io
 import logging
+import os
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,6 +84,25 @@ def test_interval_zero_writes_every_line_at_once(
     logger.info("now")
 
     assert stream.getvalue() == "INFO now\n"
+
+
+def test_a_forked_child_does_not_write_its_parents_lines_again(
+    logger: logging.Logger, stream: io.StringIO
+) -> None:
+    handler = attach(logger, stream, interval=60)
+    logger.info("parent")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads around
+        pid = os.fork()
+    if pid == 0:
+        handler.flush()  # without the at-fork reset, this writes the parent's line again
+        os._exit(0 if stream.getvalue() == "" else 1)
+    _, status = os.waitpid(pid, 0)
+    handler.flush()
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stream.getvalue() == "INFO parent\n"
 
 
 async def test_lifespan_shutdown_writes_what_is_waiting(

@@ -34,9 +34,6 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines: list[str] = []
         self._flusher: threading.Thread | None = None
         self.instances.add(self)
-        # A forked child must neither write its parent's lines again nor wait for a thread
-        # that fork did not copy.
-        os.register_at_fork(after_in_child=self._forget_after_fork)
 
     def emit(self, record: logging.LogRecord) -> None:
         # logging.Handler.handle() holds self.lock around this call.
@@ -64,6 +61,10 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         finally:
             self.release()
 
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
     @classmethod
     def flush_all(cls) -> None:
         for handler in list(cls.instances):
@@ -84,9 +85,16 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             time.sleep(self.interval)
             self.flush()
 
-    def _forget_after_fork(self) -> None:
-        self._lines = []
-        self._flusher = None
+    @classmethod
+    def _forget_after_fork(cls) -> None:
+        # A forked child must neither write its parent's lines again nor count on a
+        # flusher thread that fork did not copy.
+        for handler in cls.instances:
+            handler._lines = []
+            handler._flusher = None
+
+
+os.register_at_fork(after_in_child=BatchedStreamHandler._forget_after_fork)
 
 
 async def flush_logs() -> None:
