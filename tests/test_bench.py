@@ -19,3 +19,4 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
         assert requests > 0 and failures == 0, row
     assert "WSGI 10x10" in output
     assert "hot path" in output and "ratio" in output, output
+    assert "request_started thread hop put back" in output, output
