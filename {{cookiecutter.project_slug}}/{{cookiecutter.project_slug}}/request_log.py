@@ -19,6 +19,8 @@ from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Read straight from META: request.headers would build a dict of every header per request.
+REQUEST_ID_META_KEY = "HTTP_X_REQUEST_ID"
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
 
@@ -35,7 +37,7 @@ class RequestLogMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        incoming = request.META.get(REQUEST_ID_META_KEY, "")
         current = incoming if VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
         token = request_id.set(current)
         started = time.perf_counter()
