@@ -86,6 +86,7 @@ def test_interval_zero_writes_every_line_at_once(
     assert stream.getvalue() == "INFO now\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_does_not_write_its_parents_lines_again(
     logger: logging.Logger, stream: io.StringIO
 ) -> None:

@@ -94,7 +94,8 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             handler._flusher = None
 
 
-os.register_at_fork(after_in_child=BatchedStreamHandler._forget_after_fork)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=BatchedStreamHandler._forget_after_fork)
 
 
 async def flush_logs() -> None:
