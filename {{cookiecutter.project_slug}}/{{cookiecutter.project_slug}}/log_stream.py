@@ -73,6 +73,10 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def _write(self) -> None:
         if self._lines:
             lines, self._lines = self._lines, []
+            if getattr(self.stream, "closed", False):
+                # Nowhere to write: whoever owned the stream closed it (pytest closes its
+                # capture before logging's exit flush). logging.shutdown() gives up the same way.
+                return
             try:
                 self.stream.write("".join(lines))
                 self.stream.flush()
