@@ -50,6 +50,33 @@ async def test_lifespan_startup_and_shutdown_complete() -> None:
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
+async def test_say_async_sends_no_work_to_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every hop to a thread (sync_to_async, asyncio.to_thread) goes through run_in_executor.
+    # say-async may cost what Django costs any async view (health), and not one hop more.
+    loop = asyncio.get_running_loop()
+    hops: list[str] = []
+    real_run_in_executor = loop.run_in_executor
+
+    def counting(executor: Any, func: Any, *args: Any) -> Any:
+        hops.append(repr(func))
+        return real_run_in_executor(executor, func, *args)
+
+    monkeypatch.setattr(loop, "run_in_executor", counting)
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def hops_of(path: str) -> list[str]:
+            await client.get(path)  # warm up: first-call work is not per-request cost
+            del hops[:]
+            assert (await client.get(path)).status_code == 200
+            return list(hops)
+
+        health_hops = await hops_of("/api/health")
+        say_async_hops = await hops_of("/api/say-async?delay=0.01")
+
+    assert len(say_async_hops) == len(health_hops), say_async_hops
+
+
 @pytest.mark.parametrize("path", settings.MIDDLEWARE)
 def test_middleware_is_async_capable(path: str) -> None:
     # A sync-only middleware would make every async request hop to a thread and back.
@@ -116,11 +143,13 @@ def test_request_signals_make_no_thread_hop_under_asgi() -> None:
     assert result.stdout.split() == ["200", "0"], result.stderr
 
 
-def test_refuses_to_start_without_secret_key_when_debug_is_off() -> None:
-    environment = {**os.environ, "DEBUG": "false", "SECRET_KEY": ""}
+@pytest.mark.parametrize("key", ["", "change-me"], ids=["missing", "placeholder"])
+def test_refuses_to_start_without_a_real_secret_key_when_debug_is_off(key: str) -> None:
+    # The project's own settings, not the test suite's (which supply a key).
+    environment = {**os.environ, "DEBUG": "false", "SECRET_KEY": key}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE},
+        env={**environment, "DJANGO_SETTINGS_MODULE": "{{ cookiecutter.project_slug }}.settings"},
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,

@@ -1,9 +1,12 @@
 """The ORM helpers, and the lazy-QuerySet gotcha they exist to avoid."""
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import CommandError, call_command
+from django.db.models import QuerySet
 
 from blog import queries
 from blog.models import Post
@@ -77,6 +80,24 @@ async def test_publish_rolls_back_posts_published_before_the_bad_id() -> None:
     await first.arefresh_from_db()
     await last.arefresh_from_db()
     assert (first.published, last.published) == (False, False)
+
+
+async def test_publish_locks_the_rows_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SELECT ... FOR UPDATE, so a concurrent edit or delete waits for the publish. (SQLite
+    # has no row locks and drops the clause: its write transactions lock the whole file.)
+    locked: list[type] = []
+    real_select_for_update = QuerySet.select_for_update
+
+    def recording(self: QuerySet[Post], *args: Any, **kwargs: Any) -> QuerySet[Post]:
+        locked.append(self.model)
+        return real_select_for_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "select_for_update", recording)
+    posts = [await Post.objects.acreate(title=title) for title in ("one", "two")]
+
+    await queries.publish_posts([post.pk for post in posts])
+
+    assert locked == [Post, Post]
 
 
 async def test_publish_ignores_repeated_ids() -> None:

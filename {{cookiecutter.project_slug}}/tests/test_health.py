@@ -62,6 +62,28 @@ async def test_ready_is_a_503_naming_a_dependency_that_fails(
     assert response.json()["checks"] == {"database": "failed: ConnectionRefusedError"}
 
 
+async def test_ready_runs_the_checks_at_the_same_time(
+    monkeypatch: pytest.MonkeyPatch, settings: LazySettings
+) -> None:
+    # Each check waits until the other has started: run one after the other, one times out.
+    first_started, second_started = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        first_started.set()
+        await second_started.wait()
+
+    async def second() -> None:
+        second_started.set()
+        await first_started.wait()
+
+    settings.READY_CHECK_TIMEOUT = 1
+    monkeypatch.setattr(health, "ready_checks", lambda: {"first": first, "second": second})
+
+    response = await AsyncClient().get("/api/ready")
+
+    assert response.json()["checks"] == {"first": "ok", "second": "ok"}
+
+
 def test_health_checks_are_exempt_from_the_https_redirect(settings: LazySettings) -> None:
     from django.test import Client
 

@@ -1,11 +1,14 @@
 """The say-after endpoints: answers, validation, and the four ways to call them."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.test import AsyncClient, Client
 from ninja.testing import TestAsyncClient, TestClient
 
+from {{ cookiecutter.project_slug }} import api as say_after
 from {{ cookiecutter.project_slug }}.api import api
 
 sync_client = TestClient(api)
@@ -55,9 +58,35 @@ async def test_say_async_through_url_routing_and_middleware() -> None:
     assert response.json() == {"saying": "routed"}
 
 
+MAX_DELAY = settings.SAY_AFTER_MAX_DELAY
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the endpoints sleep, recorded instead of slept (no 10 s tests)."""
+    delays: list[float] = []
+
+    async def async_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    # Only the API module's names: the event loop and Django keep the real ones.
+    monkeypatch.setattr(say_after, "asyncio", SimpleNamespace(sleep=async_sleep))
+    monkeypatch.setattr(say_after, "time", SimpleNamespace(sleep=delays.append))
+    return delays
+
+
+@pytest.mark.parametrize("path", ["/api/say-sync", "/api/say-async"])
+@pytest.mark.parametrize("delay", [0, MAX_DELAY], ids=["zero", "max"])
+async def test_delay_bounds_are_inclusive(path: str, delay: float, slept: list[float]) -> None:
+    response = await AsyncClient().get(path, {"delay": str(delay)})
+
+    assert response.status_code == 200
+    assert delay in slept
+
+
 BAD_QUERIES = [
-    pytest.param({"delay": "-1"}, "delay", id="negative-delay"),
-    pytest.param({"delay": "10.5"}, "delay", id="delay-over-max"),
+    pytest.param({"delay": "-0.001"}, "delay", id="negative-delay"),
+    pytest.param({"delay": str(MAX_DELAY + 0.001)}, "delay", id="delay-over-max"),
     pytest.param({"delay": "soon"}, "delay", id="delay-not-a-number"),
     pytest.param({"delay": "nan"}, "delay", id="delay-nan"),
     pytest.param({"delay": "inf"}, "delay", id="delay-infinite"),

@@ -9,6 +9,8 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import LazySettings
@@ -65,28 +67,71 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class SilentServer:
+    """Accepts connections and never answers."""
+
+    port: int
+    listener: socket.socket
+    accepted: list[socket.socket] = field(default_factory=list)
+
+    def connections(self) -> int:
+        """Connections made so far, including those still waiting to be accepted."""
+        self.listener.setblocking(False)
+        try:
+            while True:
+                self.accepted.append(self.listener.accept()[0])
+        except BlockingIOError:
+            return len(self.accepted)
+
+
 @pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A local server that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(server.getsockname()[1])
-    stop.set()
-    thread.join()
-    for connection in accepted:
+def silent_server() -> Iterator[SilentServer]:
+    """A local server that accepts connections and never answers: every request times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    server = SilentServer(int(listener.getsockname()[1]), listener)
+    yield server
+    server.connections()
+    for connection in server.accepted:
         connection.close()
-    server.close()
+    listener.close()
+
+
+CannedAnswer = Callable[[int, dict[str, str], bytes], str]
+
+
+@pytest.fixture
+def canned_answer() -> Iterator[CannedAnswer]:
+    """Start a local HTTP server that gives every request the same answer; returns its URL.
+
+    For failures the in-memory engine cannot be asked to make (refused credentials, a
+    server that is not Elasticsearch, an unreadable body): the real client meets them.
+    """
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(status: int, headers: dict[str, str], body: bytes) -> str:
+        class Answer(BaseHTTPRequestHandler):
+            def do_any(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(status)
+                for name, value in {**headers, "content-length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_any
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep the test output quiet
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,21 @@
+"""Settings for the test suite: the project's own, plus what a test run needs wherever it runs.
+
+The suite must pass both with the .env a bake writes (DEBUG on) and in CI, where there is
+no .env and DEBUG is off. So it pins what tests depend on here, and leaves the production
+defaults in {{ cookiecutter.project_slug }}/settings.py as they are.
+"""
+
+import os
+
+# DEBUG off refuses to start without a real key; a clean checkout has none.
+os.environ.setdefault("SECRET_KEY", "tests-only-key-" + "t" * 50)
+# Every log line written at once, so each test's lines land in that test's captured output
+# (with DEBUG off they would wait, and spill out after pytest's summary).
+os.environ.setdefault("LOG_FLUSH_INTERVAL", "0")
+
+from {{ cookiecutter.project_slug }}.settings import *  # noqa: F403
+
+# The test client speaks plain HTTP: no redirect to HTTPS (tests of it turn it on).
+SECURE_SSL_REDIRECT = False
+# The docs' assets straight from the apps' static folders: no collectstatic before a run.
+SERVESTATIC_USE_FINDERS = True
