@@ -1,5 +1,5 @@
-# The template's two entry points. Both work on a fresh machine with python3 (3.11+).
-.PHONY: demo test lint
+# The template's two entry points (README: what each needs), plus the quick subset.
+.PHONY: demo test quick lint
 
 PYTHON ?= python3
 
@@ -15,6 +15,10 @@ test:  ## fresh .venv with what the tests need, then the whole suite
 	# The docs-page test drives Debian's Chromium.
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	.venv/bin/pytest
+
+quick:  ## the fast tests only (no install of a bake, no server, browser or database)
+	test -x .venv/bin/pytest || ($(PYTHON) -m venv .venv && .venv/bin/pip install --quiet -r requirements-test.txt)
+	.venv/bin/pytest -m "not slow"
 
 lint:  ## the template's own code (hooks, scripts, tests)
 	.venv/bin/ruff check hooks scripts tests

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Server
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Route, expect, sync_playwright
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,17 @@ def test_docs_page_runs_say_async_in_a_browser(uvicorn_server: Server, tmp_path:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
+        # Works offline means: asks nothing of any other host (a CDN, fonts, telemetry).
+        elsewhere: list[str] = []
+
+        def only_the_served_project(route: Route) -> None:
+            if route.request.url.startswith(f"{uvicorn_server.url}/"):
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_the_served_project)
         page.goto(f"{uvicorn_server.url}/api/docs")
 
         operation = page.locator(".opblock", has_text="/api/say-async")
@@ -41,3 +52,5 @@ def test_docs_page_runs_say_async_in_a_browser(uvicorn_server: Server, tmp_path:
         page.screenshot(path=tmp_path / "api-docs.png", full_page=True)
         print(f"\nscreenshot: {tmp_path / 'api-docs.png'}")
         browser.close()
+
+    assert elsewhere == []

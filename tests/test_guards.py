@@ -1,0 +1,232 @@
+"""The behaviours the baked test suite guards, each with the tests that guard it, proven by
+breaking it: every guard below edits the default bake to break its behaviour, runs the
+guarding tests, expects them to fail, and puts the file back.
+
+This table is the list of what the suite is meant to guard. A test that still passes with
+its behaviour broken is a test that guards nothing; a guard whose `original` text is no
+longer in the file fails too, so the table follows the code.
+"""
+
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+from conftest import BakedProject
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Guard:
+    id: str
+    behaviour: str
+    path: str  # in the baked project; {slug} is the project package
+    original: str  # every occurrence is replaced
+    broken: str
+    tests: tuple[str, ...]
+
+
+SEARCH_API = "tests/search/test_search_api.py"
+GUARDS = [
+    Guard(
+        "search-502s",
+        "engine failures (auth, not Elasticsearch, errors, unreadable answers) are 502s",
+        "search/errors.py",
+        "answer(502, ",
+        "answer(500, ",
+        (f"{SEARCH_API}::test_engine_failures_are_a_502_without_internals",),
+    ),
+    Guard(
+        "search-apierror-handler",
+        "an engine error of no more specific kind is mapped, not a 500",
+        "search/errors.py",
+        "api.add_exception_handler(ApiError, answer(",
+        "(lambda *not_added: None)(ApiError, answer(",
+        (f"{SEARCH_API}::test_engine_failures_are_a_502_without_internals",),
+    ),
+    Guard(
+        "search-transporterror-handler",
+        "an answer the client cannot read is mapped, not a 500",
+        "search/errors.py",
+        "api.add_exception_handler(TransportError, answer(",
+        "(lambda *not_added: None)(TransportError, answer(",
+        (f"{SEARCH_API}::test_engine_failures_are_a_502_without_internals",),
+    ),
+    Guard(
+        "search-no-retry-on-timeout",
+        "a slow engine is asked once: a 504 after one timeout, not after three",
+        "search/client.py",
+        '"retry_on_timeout": False',
+        '"retry_on_timeout": True',
+        (f"{SEARCH_API}::test_engine_that_never_answers_is_a_504_after_one_try",),
+    ),
+    Guard(
+        "search-leading-wildcard",
+        "a leading wildcard (a scan of every term) is refused with a 400",
+        "search/api.py",
+        '"allow_leading_wildcard": False',
+        '"allow_leading_wildcard": True',
+        (f"{SEARCH_API}::test_malformed_or_expensive_query_is_a_400",),
+    ),
+    Guard(
+        "search-published-only",
+        "drafts never show up in search",
+        "search/api.py",
+        '"filter": {"term": {"published": True}},',
+        "",
+        (f"{SEARCH_API}::test_search_finds_published_posts_with_highlights",),
+    ),
+    Guard(
+        "search-clients-closed-at-shutdown",
+        "the lifespan shutdown closes every search client",
+        "search/apps.py",
+        "await close_all()",
+        "pass",
+        ("tests/search/test_client_lifecycle.py::test_lifespan_shutdown_closes_the_clients",),
+    ),
+    Guard(
+        "delay-bound-inclusive",
+        "say-after accepts a delay of exactly SAY_AFTER_MAX_DELAY",
+        "{slug}/api.py",
+        "le=settings.SAY_AFTER_MAX_DELAY,",
+        "lt=settings.SAY_AFTER_MAX_DELAY,",
+        ("tests/test_say_after.py",),
+    ),
+    Guard(
+        "delay-bound-is-the-setting",
+        "the delay bound is SAY_AFTER_MAX_DELAY, not less",
+        "{slug}/api.py",
+        "le=settings.SAY_AFTER_MAX_DELAY,",
+        "le=settings.SAY_AFTER_MAX_DELAY / 2,",
+        ("tests/test_say_after.py",),
+    ),
+    Guard(
+        "say-async-on-the-loop",
+        "say-async waits on the event loop, not in a thread",
+        "{slug}/api.py",
+        "await asyncio.sleep(params.delay)",
+        "await asyncio.to_thread(time.sleep, params.delay)",
+        ("tests/test_asgi.py::test_say_async_sends_no_work_to_a_thread",),
+    ),
+    Guard(
+        "say-after-throttle",
+        "say-after answers 429 with Retry-After past SAY_AFTER_RATE",
+        "{slug}/api.py",
+        "[AnonRateThrottle(settings.SAY_AFTER_RATE)] if settings.SAY_AFTER_RATE else []",
+        "[]",
+        ("tests/test_request_log.py::test_say_after_is_throttled_with_retry_after",),
+    ),
+    Guard(
+        "publish-locks-rows",
+        "publishing locks each row it changes (SELECT ... FOR UPDATE)",
+        "blog/queries.py",
+        "Post.objects.select_for_update().filter(",
+        "Post.objects.filter(",
+        ("tests/test_blog_queries.py::test_publish_locks_the_rows_it_changes",),
+    ),
+    Guard(
+        "publish-all-or-nothing",
+        "a publish with an unknown id publishes nothing",
+        "blog/queries.py",
+        "raise PostsNotFound(missing)",
+        "pass",
+        (
+            "tests/test_blog_queries.py::test_publish_rolls_back_posts_published_before_the_bad_id",
+            "tests/test_blog_api.py::test_publish_with_an_unknown_id_is_a_404_and_changes_nothing",
+        ),
+    ),
+    Guard(
+        "request-id-in-written-lines",
+        "the lines the log handler writes carry the request's id",
+        "{slug}/request_log.py",
+        "record.request_id = request_id.get()",
+        'record.request_id = "-"',
+        ("tests/test_request_log.py::test_written_access_line_carries_the_request_id",),
+    ),
+    Guard(
+        "request-id-filter-configured",
+        "LOGGING puts the request id filter on the handler",
+        "{slug}/settings.py",
+        '"filters": ["request_id"],',
+        "",
+        ("tests/test_request_log.py::test_written_access_line_carries_the_request_id",),
+    ),
+    Guard(
+        "placeholder-key-refused",
+        "with DEBUG off, the app does not start with the placeholder SECRET_KEY",
+        "{slug}/settings.py",
+        'if not SECRET_KEY or SECRET_KEY.startswith("change-me"):',
+        "if not SECRET_KEY:",
+        ("tests/test_asgi.py::test_refuses_to_start_without_a_real_secret_key_when_debug_is_off",),
+    ),
+    Guard(
+        "health-exempt-from-https-redirect",
+        "health checks answer over plain HTTP when HTTPS redirects are on",
+        "{slug}/settings.py",
+        'SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/ready$"]',
+        "SECURE_REDIRECT_EXEMPT: list[str] = []",
+        ("tests/test_health.py::test_health_checks_are_exempt_from_the_https_redirect",),
+    ),
+    Guard(
+        "ready-checks-together",
+        "readiness checks run at the same time, not one after another",
+        "{slug}/health.py",
+        "results = await asyncio.gather(*(run_check(check) for check in checks.values()))",
+        "results = [await run_check(check) for check in checks.values()]",
+        ("tests/test_health.py::test_ready_runs_the_checks_at_the_same_time",),
+    ),
+    Guard(
+        "no-request-started-hop",
+        "request_started costs no thread hop under ASGI",
+        "{slug}/asgi.py",
+        "request_started.disconnect(close_old_connections)",
+        "",
+        ("tests/test_asgi.py::test_request_signals_make_no_thread_hop_under_asgi",),
+    ),
+    Guard(
+        "closed-log-stream-quiet",
+        "lines waiting for a stream that was closed are dropped without a traceback",
+        "{slug}/log_stream.py",
+        'if getattr(self.stream, "closed", False):',
+        "if False:",
+        ("tests/test_log_stream.py::test_lines_waiting_for_a_closed_stream_are_dropped_quietly",),
+    ),
+]
+
+
+def run_tests(project: BakedProject, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(project.path / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", *tests],
+        cwd=project.path,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_every_guard_passes_on_the_unbroken_project(default_project: BakedProject) -> None:
+    tests = sorted({test for guard in GUARDS for test in guard.tests})
+
+    result = run_tests(default_project, tuple(tests))
+
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+@pytest.mark.parametrize("guard", GUARDS, ids=[guard.id for guard in GUARDS])
+def test_breaking_the_behaviour_fails_its_guard(
+    default_project: BakedProject, guard: Guard
+) -> None:
+    path = default_project.path / guard.path.format(slug=default_project.slug)
+    source = path.read_text()
+    assert guard.original in source, f"{guard.id}: the code changed; update the guard"
+
+    path.write_text(source.replace(guard.original, guard.broken))
+    try:
+        result = run_tests(default_project, guard.tests)
+    finally:
+        path.write_text(source)
+
+    # 1: tests ran and failed (2 would be an import or collection error, not a caught break).
+    assert result.returncode == 1, f"{guard.behaviour}: not caught\n{result.stdout[-4000:]}"
