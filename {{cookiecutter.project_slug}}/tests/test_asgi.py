@@ -143,13 +143,16 @@ def test_request_signals_make_no_thread_hop_under_asgi() -> None:
     assert result.stdout.split() == ["200", "0"], result.stderr
 
 
+PROJECT_SETTINGS = "{{ cookiecutter.project_slug }}.settings"
+
+
 @pytest.mark.parametrize("key", ["", "change-me"], ids=["missing", "placeholder"])
 def test_refuses_to_start_without_a_real_secret_key_when_debug_is_off(key: str) -> None:
     # The project's own settings, not the test suite's (which supply a key).
     environment = {**os.environ, "DEBUG": "false", "SECRET_KEY": key}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": "{{ cookiecutter.project_slug }}.settings"},
+        env={**environment, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
