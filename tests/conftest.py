@@ -79,6 +79,18 @@ class BakedProject:
     ) -> subprocess.CompletedProcess[str]:
         return self.run(uv_executable(), "run", "--frozen", *args, timeout=timeout, env=env)
 
+    def api_token(self, username: str, *, staff: bool = False) -> str:
+        """A user made with the shell, and a token for it from `manage.py create_api_token`."""
+        make_user = (
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user({username!r}, is_staff={staff})"
+        )
+        self.uv_run("python", "manage.py", "shell", "-c", make_user)
+        created = self.uv_run(
+            "python", "manage.py", "create_api_token", username, "--name", "tests"
+        )
+        return created.stdout.splitlines()[-1]
+
     def install(self) -> None:
         """What a user does first: `uv sync` (dependencies plus the dev group)."""
         self.run(uv_executable(), "sync", timeout=900)

@@ -27,6 +27,7 @@ class Guard:
 
 
 SEARCH_API = "tests/search/test_search_api.py"
+PERMISSIONS = "tests/test_permissions.py"
 GUARDS = [
     Guard(
         "search-502s",
@@ -120,8 +121,8 @@ GUARDS = [
         "publish-locks-rows",
         "publishing locks each row it changes (SELECT ... FOR UPDATE)",
         "blog/queries.py",
-        "Post.objects.select_for_update().filter(",
-        "Post.objects.filter(",
+        '_posts(user).select_for_update(of=("self",))',
+        "_posts(user)",
         ("tests/test_blog_queries.py::test_publish_locks_the_rows_it_changes",),
     ),
     Guard(
@@ -134,6 +135,90 @@ GUARDS = [
             "tests/test_blog_queries.py::test_publish_rolls_back_posts_published_before_the_bad_id",
             "tests/test_blog_api.py::test_publish_with_an_unknown_id_is_a_404_and_changes_nothing",
         ),
+    ),
+    Guard(
+        "author-loaded-with-posts",
+        "the queries load each post's author (no lazy query on the event loop)",
+        "blog/queries.py",
+        'Post.objects.select_related("author").filter(visible_posts(viewer))',
+        "Post.objects.filter(visible_posts(viewer))",
+        ("tests/test_blog_queries.py::test_queries_load_the_author_with_the_post",),
+    ),
+    Guard(
+        "writes-need-credentials",
+        "anonymous writes are a 401",
+        "accounts/auth.py",
+        "WRITE = [BearerToken(), SessionUser()]",
+        "WRITE = [BearerToken(), SessionUser(), Anonymous()]",
+        (f"{PERMISSIONS}::test_anonymous_writes_are_a_401_with_a_bearer_challenge",),
+    ),
+    Guard(
+        "session-writes-need-csrf",
+        "a session write without the CSRF token is a 403",
+        "accounts/auth.py",
+        "WRITE = [BearerToken(), SessionUser()]",
+        "WRITE = [BearerToken(), SessionUser(csrf=False)]",
+        ("tests/test_accounts.py::test_a_session_write_needs_the_csrf_token",),
+    ),
+    Guard(
+        "token-secret-checked",
+        "a token is checked whole, not by its public prefix",
+        "accounts/tokens.py",
+        "matches = hmac.compare_digest(",
+        "matches = True or hmac.compare_digest(",
+        ("tests/test_accounts.py::test_a_known_prefix_with_a_wrong_secret_is_refused",),
+    ),
+    Guard(
+        "expired-and-revoked-tokens-refused",
+        "expired and revoked tokens are a 401",
+        "accounts/models.py",
+        "return self.revoked_at is None and (",
+        "return True or (",
+        ("tests/test_accounts.py::test_expired_and_revoked_tokens_are_refused",),
+    ),
+    Guard(
+        "drafts-hidden-from-anonymous",
+        "anonymous callers never see a draft",
+        "blog/permissions.py",
+        "    return Q(published=True)\n",
+        "    return Q()\n",
+        (
+            f"{PERMISSIONS}::test_anonymous_list_never_contains_drafts",
+            f"{PERMISSIONS}::test_a_draft_is_a_404_to_anonymous_and_other_users",
+        ),
+    ),
+    Guard(
+        "only-authors-and-staff-publish",
+        "publishing someone else's post is a 403 and changes nothing",
+        "blog/permissions.py",
+        "return user.is_authenticated and (is_staff(user) or post.author_id == user.pk)",
+        "return user.is_authenticated",
+        (f"{PERMISSIONS}::test_publishing_someone_elses_post_is_a_403_and_changes_nothing",),
+    ),
+    Guard(
+        "write-throttle",
+        "writes past WRITE_RATE are a 429, per user",
+        "blog/api.py",
+        "[UserWriteThrottle(settings.WRITE_RATE)] if settings.WRITE_RATE else []",
+        "[]",
+        (f"{PERMISSIONS}::test_writes_are_throttled_per_user",),
+    ),
+    Guard(
+        "cors-only-listed-origins",
+        "browsers on unlisted origins get no CORS headers",
+        "{slug}/settings.py",
+        "CORS_ALLOW_CREDENTIALS = True",
+        "CORS_ALLOW_ALL_ORIGINS = CORS_ALLOW_CREDENTIALS = True",
+        ("tests/test_cors.py::test_an_unlisted_origin_gets_no_cors_headers",),
+    ),
+    Guard(
+        "tokens-never-logged",
+        "no log line carries a token or the Authorization header",
+        "accounts/auth.py",
+        "        if not scheme:\n",
+        '        __import__("logging").getLogger("auth").info("Authorization: %s", token)\n'
+        "        if not scheme:\n",
+        ("tests/test_accounts.py::test_tokens_never_reach_the_logs",),
     ),
     Guard(
         "request-id-in-written-lines",

@@ -36,6 +36,24 @@ def test_api_docs_and_their_assets_are_served_locally(uvicorn_server: Server) ->
     assert bundle.status_code == 200 and len(bundle.content) > 100_000
 
 
+def test_a_token_from_the_command_writes_over_tcp(
+    default_project: BakedProject, uvicorn_server: Server
+) -> None:
+    token = default_project.api_token("writer")
+    posts = f"{uvicorn_server.url}/api/blog/posts"
+
+    anonymous = httpx.post(posts, json={"title": "from nobody"})
+    created = httpx.post(
+        posts, json={"title": "from a token"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    draft = f"{posts}/{created.json()['id']}"
+
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert created.status_code == 201 and created.json()["author"] == "writer"
+    assert httpx.get(draft).status_code == 404  # a draft: not for anonymous eyes
+    assert httpx.get(draft, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
 async def fire(url: str, count: int, delay: float) -> tuple[list[int], float]:
     limits = httpx.Limits(max_connections=count)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:

@@ -1,9 +1,18 @@
-"""The blog's HTTP API, mounted at /api/blog: async operations over the helpers in queries.py."""
+"""The blog's HTTP API, mounted at /api/blog: async operations over the helpers in queries.py.
 
+Reads are open to everyone, and show drafts only to their author and staff; writes need a
+bearer token or a signed-in session (accounts/auth.py). request.auth is the caller.
+"""
+
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.throttling import BaseThrottle
 from pydantic import Field
+
+from accounts.auth import READ, READ_OPENAPI, WRITE
+from accounts.throttles import UserWriteThrottle
 
 from . import queries
 from .models import Post
@@ -13,50 +22,83 @@ from .signals import post_created
 router = Router(tags=["blog"])
 
 MAX_PAGE_SIZE = 100
+# Writes per user, past which a 429 with Retry-After (WRITE_RATE; empty: no limit).
+write_throttles: list[BaseThrottle] = (
+    [UserWriteThrottle(settings.WRITE_RATE)] if settings.WRITE_RATE else []
+)
+# What a write can answer besides its success (Ninja documents only what is declared).
+WRITE_ERRORS = {401: Message, 403: Message, 429: Message}
 
 
 class PageParams(Schema):
     limit: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="Posts per page.")
     offset: int = Field(0, ge=0, le=1_000_000, description="Posts to skip.")
-    published: bool | None = Field(None, description="Only published (true) or drafts (false).")
+    published: bool | None = Field(
+        None, description="Only published (true) or drafts (false; yours, or all for staff)."
+    )
 
 
-@router.get("/posts", response=PostPage)
+@router.get("/posts", response={200: PostPage, 401: Message}, auth=READ, openapi_extra=READ_OPENAPI)
 async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage:
-    """A page of posts, newest first."""
-    posts = await queries.list_posts(published=page.published, offset=page.offset, limit=page.limit)
-    count = await queries.count_posts(published=page.published)
+    """A page of the posts you may see, newest first."""
+    viewer = request.auth  # type: ignore[attr-defined]
+    posts = await queries.list_posts(
+        viewer=viewer, published=page.published, offset=page.offset, limit=page.limit
+    )
+    count = await queries.count_posts(viewer=viewer, published=page.published)
+    # The models go in as they are: each is validated once, from its attributes (a PostOut
+    # built here would be validated again, its resolvers run on a schema, not a post).
     return PostPage(
-        items=[PostOut.model_validate(post, from_attributes=True) for post in posts],
+        items=posts,  # type: ignore[arg-type]
         count=count,
         limit=page.limit,
         offset=page.offset,
     )
 
 
-@router.post("/posts", response={201: PostOut})
+@router.post(
+    "/posts", response={201: PostOut, **WRITE_ERRORS}, auth=WRITE, throttle=write_throttles
+)
 async def create_post(request: HttpRequest, data: PostIn) -> Status[Post]:
-    """Create a post."""
-    post = await queries.create_post(title=data.title, body=data.body, published=data.published)
+    """Create a post; you are its author."""
+    post = await queries.create_post(
+        author=request.auth,  # type: ignore[attr-defined]
+        title=data.title,
+        body=data.body,
+        published=data.published,
+    )
     # Receivers run after the post is saved; robust: one that fails cannot lose the post.
     await post_created.asend_robust(sender=Post, post=post)
     return Status(201, post)
 
 
-@router.get("/posts/{int:post_id}", response={200: PostOut, 404: Message})
+@router.get(
+    "/posts/{int:post_id}",
+    response={200: PostOut, 401: Message, 404: Message},
+    auth=READ,
+    openapi_extra=READ_OPENAPI,
+)
 async def get_post(request: HttpRequest, post_id: int) -> Post:
-    """One post by id."""
+    """One post by id (a draft only for its author and staff)."""
     try:
-        return await queries.get_post(post_id)
+        return await queries.get_post(post_id, viewer=request.auth)  # type: ignore[attr-defined]
     except Post.DoesNotExist:
         raise HttpError(404, f"Post {post_id} does not exist") from None
 
 
-@router.post("/posts/publish", response={200: PublishOut, 404: Message})
+@router.post(
+    "/posts/publish",
+    response={200: PublishOut, 404: Message, **WRITE_ERRORS},
+    auth=WRITE,
+    throttle=write_throttles,
+)
 async def publish_posts(request: HttpRequest, data: PublishIn) -> PublishOut:
-    """Publish several posts at once: all of them, or (if any id is unknown) none."""
+    """Publish several of your posts at once (staff: anyone's): all of them, or (if any id
+    is unknown to you or not yours to publish) none."""
     try:
-        published = await queries.publish_posts(data.ids)
+        published = await queries.publish_posts(request.auth, data.ids)  # type: ignore[attr-defined]
     except queries.PostsNotFound as exc:
         raise HttpError(404, f"Posts not found: {exc.ids}; nothing was published") from None
+    except queries.PublishForbidden as exc:
+        raise HttpError(403, f"Not yours to publish: {exc.ids}; nothing was published") from None
     return PublishOut(published=published)

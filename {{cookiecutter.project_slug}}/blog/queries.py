@@ -11,14 +11,25 @@ Two ways to reach the ORM from async code, and when to use which:
 
 The gotcha: a QuerySet is lazy. Returned un-evaluated to async code, it runs its query
 wherever it is first iterated (in a schema, in a template) and raises
-SynchronousOnlyOperation there. Every function below returns evaluated results.
+SynchronousOnlyOperation there. Every function below returns evaluated results. The same
+goes for a relation: `post.author` on a post loaded without it runs a query on first
+access, so every read here loads the author with select_related().
+
+Who may see or change what is decided in permissions.py; `viewer` is the caller (an
+AnonymousUser when nobody is signed in).
 """
+
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import QuerySet
 
 from .models import Post
+from .permissions import Viewer, can_publish, visible_posts
+
+if TYPE_CHECKING:  # for the annotations only: code reaches the model via AUTH_USER_MODEL
+    from accounts.models import User
 
 
 class PostsNotFound(Post.DoesNotExist):
@@ -27,32 +38,41 @@ class PostsNotFound(Post.DoesNotExist):
         self.ids = ids
 
 
-def _posts(published: bool | None) -> QuerySet[Post]:
-    posts = Post.objects.all()
+class PublishForbidden(Exception):
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"Not allowed to publish: {ids}")
+        self.ids = ids
+
+
+def _posts(viewer: Viewer, published: bool | None = None) -> QuerySet[Post]:
+    posts = Post.objects.select_related("author").filter(visible_posts(viewer))
     return posts if published is None else posts.filter(published=published)
 
 
 # Native async ORM -------------------------------------------------------------------------
 
 
-async def get_post(post_id: int) -> Post:
-    """One post; raises Post.DoesNotExist."""
-    return await Post.objects.aget(pk=post_id)
+async def get_post(post_id: int, *, viewer: Viewer) -> Post:
+    """One post the viewer may see; raises Post.DoesNotExist (also for a hidden draft)."""
+    return await _posts(viewer).aget(pk=post_id)
 
 
 async def list_posts(
-    *, published: bool | None = None, offset: int = 0, limit: int = 20
+    *, viewer: Viewer, published: bool | None = None, offset: int = 0, limit: int = 20
 ) -> list[Post]:
-    """A page of posts, newest first, evaluated here with `async for` (see the module doc)."""
-    return [post async for post in _posts(published)[offset : offset + limit]]
+    """A page of the posts the viewer may see, newest first, evaluated here with
+    `async for` (see the module doc)."""
+    return [post async for post in _posts(viewer, published)[offset : offset + limit]]
 
 
-async def count_posts(*, published: bool | None = None) -> int:
-    return await _posts(published).acount()
+async def count_posts(*, viewer: Viewer, published: bool | None = None) -> int:
+    return await _posts(viewer, published).acount()
 
 
-async def create_post(*, title: str, body: str = "", published: bool = False) -> Post:
-    return await Post.objects.acreate(title=title, body=body, published=published)
+async def create_post(
+    *, author: "User", title: str, body: str = "", published: bool = False
+) -> Post:
+    return await Post.objects.acreate(author=author, title=title, body=body, published=published)
 
 
 # sync_to_async -----------------------------------------------------------------------------
@@ -63,7 +83,7 @@ async def get_post_in_thread(post_id: int) -> Post:
 
     Prefer get_post(); this stays to show the form you will meet in older code.
     """
-    return await sync_to_async(Post.objects.get)(pk=post_id)
+    return await sync_to_async(Post.objects.select_related("author").get)(pk=post_id)
 
 
 async def list_published_in_thread(*, limit: int = 20) -> list[Post]:
@@ -73,23 +93,30 @@ async def list_published_in_thread(*, limit: int = 20) -> list[Post]:
     QuerySet, so the query would run later, in async code, and fail.
     """
     # mypy cannot pick list()'s overload through sync_to_async's ParamSpec; the call is fine.
-    return await sync_to_async(list)(_posts(True)[:limit])  # type: ignore[call-arg]
+    published = Post.objects.select_related("author").filter(published=True)
+    return await sync_to_async(list)(published[:limit])  # type: ignore[call-arg]
 
 
-def _publish_posts(post_ids: list[int]) -> list[int]:
-    # All or nothing: each post is locked and published in turn inside one transaction;
-    # an unknown id raises, and the atomic block rolls back the posts already published.
+def _publish_posts(user: Viewer, post_ids: list[int]) -> list[int]:
+    # All or nothing: the posts are locked and published inside one transaction; an id
+    # the user cannot see (unknown, or someone else's draft) or may not publish raises,
+    # and the atomic block rolls back the posts already published. Rows are locked in id
+    # order, so two publishes of the same posts in another order cannot deadlock.
     with transaction.atomic():
-        missing = []
-        for post_id in dict.fromkeys(post_ids):  # unique, in the order given
-            post = Post.objects.select_for_update().filter(pk=post_id).first()
+        missing, forbidden = [], []
+        for post_id in sorted(set(post_ids)):
+            post = _posts(user).select_for_update(of=("self",)).filter(pk=post_id).first()
             if post is None:
                 missing.append(post_id)
-                continue
-            post.published = True
-            post.save(update_fields=["published", "updated_at"])
+            elif not can_publish(user, post):
+                forbidden.append(post_id)
+            elif not post.published:
+                post.published = True
+                post.save(update_fields=["published", "updated_at"])
         if missing:
             raise PostsNotFound(missing)
+        if forbidden:
+            raise PublishForbidden(forbidden)
     return list(dict.fromkeys(post_ids))
 
 

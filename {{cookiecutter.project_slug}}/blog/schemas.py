@@ -4,6 +4,8 @@ from typing import Annotated
 from ninja import Field, Schema
 from pydantic import StringConstraints
 
+from .models import Post
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PostId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
@@ -19,8 +21,15 @@ class PostOut(Schema):
     title: str
     body: str
     published: bool
+    author: str | None = Field(description="The author's username (none once deleted).")
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_author(post: Post) -> str | None:
+        # The queries load the author with the post: read lazily from async code, this
+        # would be a query on the event loop (SynchronousOnlyOperation).
+        return post.author.username if post.author else None
 
 
 class PostPage(Schema):

@@ -1,22 +1,82 @@
-from collections.abc import AsyncIterator, Callable
+import io
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 
+from accounts.models import User
+from accounts.tokens import issue_token
 from blog.models import Post
 
 from {{ cookiecutter.project_slug }}.lifespan import app_shutdown_hooks
+from {{ cookiecutter.project_slug }}.log_stream import BatchedStreamHandler
 
 MakePost = Callable[..., Post]
+MakeUser = Callable[..., User]
+WrittenLines = Callable[[], list[str]]
 
 
 @pytest.fixture
 def make_post(db: None) -> MakePost:
     """Create a post with the sync ORM (fixtures run outside the event loop)."""
 
-    def make(title: str = "A post", *, published: bool = False, body: str = "") -> Post:
-        return Post.objects.create(title=title, body=body, published=published)
+    def make(
+        title: str = "A post",
+        *,
+        published: bool = False,
+        body: str = "",
+        author: User | None = None,
+    ) -> Post:
+        return Post.objects.create(title=title, body=body, published=published, author=author)
 
     return make
+
+
+@pytest.fixture
+def make_user(db: None) -> MakeUser:
+    def make(username: str, *, staff: bool = False) -> User:
+        return User.objects.create_user(username=username, is_staff=staff)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: MakeUser) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user: MakeUser) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(make_user: MakeUser) -> User:
+    return make_user("staff", staff=True)
+
+
+async def bearer(user: User, *, expires_in: timedelta | None = None) -> dict[str, str]:
+    """Request headers with a fresh API token of `user`."""
+    _, token = await sync_to_async(issue_token)(user, expires_in=expires_in)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def written_lines() -> Iterator[WrittenLines]:
+    """The lines the configured log handler writes: LOGGING's formatter and filters at work
+    (caplog would bypass both)."""
+    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, BatchedStreamHandler)]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+
+    def lines() -> list[str]:
+        handler.flush()
+        return stream.getvalue().splitlines()
+
+    yield lines
+    handler.setStream(previous)
 
 
 @pytest.fixture(autouse=True)

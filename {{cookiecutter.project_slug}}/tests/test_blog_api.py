@@ -5,9 +5,10 @@ from typing import Any
 import pytest
 from django.test import AsyncClient
 
+from accounts.models import User
 from blog.models import Post
 
-from .conftest import MakePost
+from .conftest import MakePost, bearer
 
 # Async tests that touch the database need transaction=True: with a plain django_db their
 # writes, made on another thread's connection, would outlive the test.
@@ -23,7 +24,7 @@ async def test_list_posts_is_newest_first_and_paginated(
     client: AsyncClient, make_post: MakePost
 ) -> None:
     for n in range(5):
-        await Post.objects.acreate(title=f"post {n}")
+        await Post.objects.acreate(title=f"post {n}", published=True)
 
     response = await client.get("/api/blog/posts", {"limit": 2, "offset": 1})
 
@@ -50,14 +51,14 @@ async def test_list_posts_rejects_bad_paging(client: AsyncClient, query: dict[st
     assert response.status_code == 422
 
 
-async def test_get_post_returns_it(client: AsyncClient) -> None:
-    post = await Post.objects.acreate(title="hello", body="world")
+async def test_get_post_returns_it_with_its_author(client: AsyncClient, alice: User) -> None:
+    post = await Post.objects.acreate(title="hello", body="world", published=True, author=alice)
 
     response = await client.get(f"/api/blog/posts/{post.pk}")
 
     assert response.status_code == 200
-    assert response.json()["title"] == "hello"
-    assert response.json()["body"] == "world"
+    assert (response.json()["title"], response.json()["body"]) == ("hello", "world")
+    assert response.json()["author"] == "alice"
 
 
 @pytest.mark.parametrize("post_id", ["999999", "99999999999999999999"])
@@ -68,16 +69,19 @@ async def test_get_missing_post_is_a_json_404(client: AsyncClient, post_id: str)
     assert response.json() == {"detail": f"Post {post_id} does not exist"}
 
 
-async def test_create_post_stores_it(client: AsyncClient) -> None:
+async def test_create_post_stores_it_as_the_callers(client: AsyncClient, alice: User) -> None:
     response = await client.post(
         "/api/blog/posts",
         {"title": "  New post  ", "body": "text", "published": True},
         content_type="application/json",
+        headers=await bearer(alice),
     )
 
     assert response.status_code == 201
+    assert response.json()["author"] == "alice"
     created = await Post.objects.aget(pk=response.json()["id"])
     assert (created.title, created.body, created.published) == ("New post", "text", True)
+    assert created.author_id == alice.pk
 
 
 @pytest.mark.parametrize(
@@ -91,37 +95,43 @@ async def test_create_post_stores_it(client: AsyncClient) -> None:
     ],
 )
 async def test_create_post_rejects_bad_input_and_stores_nothing(
-    client: AsyncClient, payload: dict[str, Any]
+    client: AsyncClient, payload: dict[str, Any], alice: User
 ) -> None:
-    response = await client.post("/api/blog/posts", payload, content_type="application/json")
+    response = await client.post(
+        "/api/blog/posts", payload, content_type="application/json", headers=await bearer(alice)
+    )
 
     assert response.status_code == 422
     assert await Post.objects.acount() == 0
 
 
-async def test_publish_posts_publishes_all(client: AsyncClient) -> None:
-    first = await Post.objects.acreate(title="one")
-    second = await Post.objects.acreate(title="two")
+async def test_publish_posts_publishes_all(client: AsyncClient, alice: User) -> None:
+    first = await Post.objects.acreate(title="one", author=alice)
+    second = await Post.objects.acreate(title="two", author=alice)
 
     response = await client.post(
-        "/api/blog/posts/publish", {"ids": [first.pk, second.pk]}, content_type="application/json"
+        "/api/blog/posts/publish",
+        {"ids": [second.pk, first.pk]},
+        content_type="application/json",
+        headers=await bearer(alice),
     )
 
     assert response.status_code == 200
-    assert response.json() == {"published": [first.pk, second.pk]}
+    assert response.json() == {"published": [second.pk, first.pk]}
     assert await Post.objects.filter(published=True).acount() == 2
 
 
 async def test_publish_with_an_unknown_id_is_a_404_and_changes_nothing(
-    client: AsyncClient,
+    client: AsyncClient, alice: User
 ) -> None:
-    first = await Post.objects.acreate(title="one")
-    second = await Post.objects.acreate(title="two")
+    first = await Post.objects.acreate(title="one", author=alice)
+    second = await Post.objects.acreate(title="two", author=alice)
 
     response = await client.post(
         "/api/blog/posts/publish",
         {"ids": [first.pk, 424242, second.pk]},
         content_type="application/json",
+        headers=await bearer(alice),
     )
 
     assert response.status_code == 404
@@ -130,9 +140,14 @@ async def test_publish_with_an_unknown_id_is_a_404_and_changes_nothing(
 
 
 @pytest.mark.parametrize("payload", [{"ids": []}, {"ids": [0]}, {"ids": "1"}, {}])
-async def test_publish_rejects_bad_input(client: AsyncClient, payload: dict[str, Any]) -> None:
+async def test_publish_rejects_bad_input(
+    client: AsyncClient, payload: dict[str, Any], alice: User
+) -> None:
     response = await client.post(
-        "/api/blog/posts/publish", payload, content_type="application/json"
+        "/api/blog/posts/publish",
+        payload,
+        content_type="application/json",
+        headers=await bearer(alice),
     )
 
     assert response.status_code == 422

@@ -4,12 +4,16 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import CommandError, call_command
 from django.db.models import QuerySet
 
+from accounts.models import User
 from blog import queries
 from blog.models import Post
+
+ANONYMOUS = AnonymousUser()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,26 +44,45 @@ async def test_sync_to_async_list_evaluates_in_the_thread() -> None:
     assert [post.title for post in posts] == ["one"]
 
 
-async def test_native_and_thread_getters_agree() -> None:
-    post = await Post.objects.acreate(title="same")
+async def test_lazy_relation_read_in_async_code_raises(alice: User) -> None:
+    await Post.objects.acreate(title="one", author=alice)
+    post = await Post.objects.aget(title="one")  # the author is not loaded
 
-    assert await queries.get_post(post.pk) == await queries.get_post_in_thread(post.pk) == post
+    with pytest.raises(SynchronousOnlyOperation):
+        post.author  # noqa: B018  (the query runs here, on the event loop)
+
+
+async def test_queries_load_the_author_with_the_post(alice: User) -> None:
+    created = await Post.objects.acreate(title="one", author=alice, published=True)
+
+    post = await queries.get_post(created.pk, viewer=ANONYMOUS)
+    (listed,) = await queries.list_posts(viewer=ANONYMOUS)
+
+    assert post.author is not None and post.author.username == "alice"  # no query here
+    assert listed.author is not None and listed.author.username == "alice"
+
+
+async def test_native_and_thread_getters_agree() -> None:
+    post = await Post.objects.acreate(title="same", published=True)
+
+    found = await queries.get_post(post.pk, viewer=ANONYMOUS)
+    assert found == await queries.get_post_in_thread(post.pk) == post
 
 
 async def test_missing_post_raises_does_not_exist() -> None:
     with pytest.raises(Post.DoesNotExist):
-        await queries.get_post(1)
+        await queries.get_post(1, viewer=ANONYMOUS)
 
 
 async def test_list_posts_returns_an_evaluated_list() -> None:
     await Post.objects.acreate(title="draft")
     await Post.objects.acreate(title="live", published=True)
 
-    posts = await queries.list_posts(published=True)
+    posts = await queries.list_posts(viewer=ANONYMOUS, published=True)
 
     assert isinstance(posts, list)
     assert [post.title for post in posts] == ["live"]
-    assert await queries.count_posts() == 2
+    assert await queries.count_posts(viewer=ANONYMOUS) == 1  # drafts are not for anonymous eyes
 
 
 async def test_list_published_in_thread_returns_only_published() -> None:
@@ -69,12 +92,12 @@ async def test_list_published_in_thread_returns_only_published() -> None:
     assert [post.title for post in await queries.list_published_in_thread()] == ["live"]
 
 
-async def test_publish_rolls_back_posts_published_before_the_bad_id() -> None:
+async def test_publish_rolls_back_posts_published_before_the_bad_id(staff: User) -> None:
     first = await Post.objects.acreate(title="published first, then rolled back")
     last = await Post.objects.acreate(title="after the bad id")
 
     with pytest.raises(queries.PostsNotFound) as raised:
-        await queries.publish_posts([first.pk, 999_999, last.pk])
+        await queries.publish_posts(staff, [first.pk, 999_999, last.pk])
 
     assert raised.value.ids == [999_999]
     await first.arefresh_from_db()
@@ -82,7 +105,9 @@ async def test_publish_rolls_back_posts_published_before_the_bad_id() -> None:
     assert (first.published, last.published) == (False, False)
 
 
-async def test_publish_locks_the_rows_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_publish_locks_the_rows_it_changes(
+    monkeypatch: pytest.MonkeyPatch, staff: User
+) -> None:
     # SELECT ... FOR UPDATE, so a concurrent edit or delete waits for the publish. (SQLite
     # has no row locks and drops the clause: its write transactions lock the whole file.)
     locked: list[type] = []
@@ -95,15 +120,15 @@ async def test_publish_locks_the_rows_it_changes(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(QuerySet, "select_for_update", recording)
     posts = [await Post.objects.acreate(title=title) for title in ("one", "two")]
 
-    await queries.publish_posts([post.pk for post in posts])
+    await queries.publish_posts(staff, [post.pk for post in posts])
 
     assert locked == [Post, Post]
 
 
-async def test_publish_ignores_repeated_ids() -> None:
+async def test_publish_ignores_repeated_ids(staff: User) -> None:
     post = await Post.objects.acreate(title="twice")
 
-    assert await queries.publish_posts([post.pk, post.pk]) == [post.pk]
+    assert await queries.publish_posts(staff, [post.pk, post.pk]) == [post.pk]
 
 
 def test_seed_posts_creates_the_count_asked(db: None) -> None:

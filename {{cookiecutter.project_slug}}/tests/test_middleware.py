@@ -2,7 +2,7 @@
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.test import AsyncClient, override_settings
 from django.utils.functional import empty
@@ -20,7 +20,9 @@ async def test_security_headers_are_set_on_api_responses() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_admin_works_with_sessions_saved_through_the_thread() -> None:
-    user = await User.objects.acreate(username="admin", is_staff=True, is_superuser=True)
+    user = await get_user_model().objects.acreate(
+        username="admin", is_staff=True, is_superuser=True
+    )
     client = AsyncClient()
     await client.aforce_login(user)
 
@@ -32,7 +34,9 @@ async def test_admin_works_with_sessions_saved_through_the_thread() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_admin_messages_survive_the_redirect() -> None:
-    user = await User.objects.acreate(username="admin", is_staff=True, is_superuser=True)
+    user = await get_user_model().objects.acreate(
+        username="admin", is_staff=True, is_superuser=True
+    )
     client = AsyncClient()
     await client.aforce_login(user)
 

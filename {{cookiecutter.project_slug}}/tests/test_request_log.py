@@ -1,9 +1,7 @@
 """Request ids, the access-log line, the JSON log format, and the say-after throttle."""
 
-import io
 import json
 import logging
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -11,7 +9,8 @@ from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }} import request_log
 from {{ cookiecutter.project_slug }}.api import say_after_throttles
-from {{ cookiecutter.project_slug }}.log_stream import BatchedStreamHandler
+
+from .conftest import WrittenLines
 
 
 async def test_response_carries_a_new_request_id() -> None:
@@ -44,25 +43,7 @@ async def test_one_access_line_per_request(caplog: pytest.LogCaptureFixture) -> 
     assert line.duration_ms >= 0  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def written_lines() -> Iterator[Callable[[], list[str]]]:
-    """The lines the configured log handler writes: LOGGING's formatter and filters at work
-    (caplog would bypass both)."""
-    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, BatchedStreamHandler)]
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-
-    def lines() -> list[str]:
-        handler.flush()
-        return stream.getvalue().splitlines()
-
-    yield lines
-    handler.setStream(previous)
-
-
-async def test_written_access_line_carries_the_request_id(
-    written_lines: Callable[[], list[str]],
-) -> None:
+async def test_written_access_line_carries_the_request_id(written_lines: WrittenLines) -> None:
     await AsyncClient().get("/api/say-async?delay=0", headers={"X-Request-ID": "trace-me-42"})
 
     (line,) = [line for line in written_lines() if "GET /api/say-async 200" in line]

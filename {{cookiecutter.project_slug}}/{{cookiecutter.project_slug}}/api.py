@@ -11,8 +11,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.throttling import AnonRateThrottle, BaseThrottle
-{%- if cookiecutter.use_elasticsearch == "yes" %}
 
+from accounts.auth import add_error_handlers as add_auth_error_handlers
+{%- if cookiecutter.use_elasticsearch == "yes" %}
 from search.errors import add_error_handlers as add_search_error_handlers
 {%- endif %}
 
@@ -21,6 +22,7 @@ api = NinjaAPI(
     version="0.1.0",
     description="{{ cookiecutter.description }}",
 )
+add_auth_error_handlers(api)
 api.add_router("", "{{ cookiecutter.project_slug }}.health.router")
 api.add_router("/blog", "blog.api.router")
 {%- if cookiecutter.use_elasticsearch == "yes" %}

@@ -38,6 +38,13 @@ if not SECRET_KEY or SECRET_KEY.startswith("change-me"):
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Browsers on these other origins (a front end on its own host) may call the API, with
+# their cookies: none by default. A session POST from there also needs the origin in
+# CSRF_TRUSTED_ORIGINS; a bearer token needs only this.
+# https://github.com/adamchainz/django-cors-headers
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True  # for the origins above only
+CORS_URLS_REGEX = r"^/api/"
 
 # HTTPS: on unless DEBUG. uvicorn's --proxy-headers takes the scheme from a trusted proxy's
 # X-Forwarded-Proto, so Django sees https behind a TLS-terminating proxy without more setup.
@@ -62,9 +69,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "servestatic",
+    "corsheaders",
     # Ninja in INSTALLED_APPS serves the API docs' assets as static files, not from a CDN.
     "ninja",
     "{{ cookiecutter.project_slug }}",
+    "accounts",
     "blog",
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     "search",
@@ -77,6 +86,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that its access-log line times the whole stack and every line has a request id.
     "{{ cookiecutter.project_slug }}.request_log.RequestLogMiddleware",
+    # Natively async; before CommonMiddleware, so that its answers carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "{{ cookiecutter.project_slug }}.middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "{{ cookiecutter.project_slug }}.middleware.SessionMiddleware",
@@ -108,6 +119,10 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "{{ cookiecutter.project_slug }}.asgi.application"
 WSGI_APPLICATION = "{{ cookiecutter.project_slug }}.wsgi.application"
+
+# Users: the project's own model from the first migration (accounts/models.py).
+# https://docs.djangoproject.com/en/stable/topics/auth/customizing/#substituting-a-custom-user-model
+AUTH_USER_MODEL = "accounts.User"
 
 # Database
 # https://docs.djangoproject.com/en/stable/ref/settings/#databases
@@ -190,6 +205,9 @@ SAY_AFTER_RATE = env.str("SAY_AFTER_RATE", default="600/m")
 # The client IP is REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies only;
 # never a client-sent X-Forwarded-For.
 NINJA_NUM_PROXIES = 0
+# Writes (create, publish) per signed-in user ("60/m"; empty: no limit), counted like
+# SAY_AFTER_RATE in the default cache.
+WRITE_RATE = env.str("WRITE_RATE", default="60/m")
 # Seconds each dependency gets to answer GET /api/ready.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.

@@ -7,10 +7,12 @@ import pytest
 from django.conf import LazySettings
 from django.test import AsyncClient
 
+from accounts.models import User
 from blog.models import Post
 from search.client import get_client
 from search.documents import index_name
 
+from ..conftest import bearer
 from .conftest import CannedAnswer, IndexPosts, SilentServer
 
 pytestmark = [pytest.mark.elasticsearch, pytest.mark.django_db(transaction=True)]
@@ -146,13 +148,14 @@ async def test_engine_failures_are_a_502_without_internals(
     assert response.json() == {"detail": detail}
 
 
-async def test_creating_a_post_indexes_it(index_posts: IndexPosts) -> None:
+async def test_creating_a_post_indexes_it(index_posts: IndexPosts, alice: User) -> None:
     await index_posts(("existing", True))  # the index exists
 
     created = await AsyncClient().post(
         "/api/blog/posts",
         {"title": "freshly written", "published": True},
         content_type="application/json",
+        headers=await bearer(alice),
     )
     await get_client().indices.refresh(index=index_name())
 
@@ -162,12 +165,15 @@ async def test_creating_a_post_indexes_it(index_posts: IndexPosts) -> None:
 
 
 async def test_creating_a_post_with_the_engine_down_keeps_the_post(
-    settings: LazySettings, closed_port: int, caplog: pytest.LogCaptureFixture
+    settings: LazySettings, closed_port: int, caplog: pytest.LogCaptureFixture, alice: User
 ) -> None:
     settings.ELASTICSEARCH_URL = [f"http://127.0.0.1:{closed_port}"]
 
     created = await AsyncClient().post(
-        "/api/blog/posts", {"title": "kept"}, content_type="application/json"
+        "/api/blog/posts",
+        {"title": "kept"},
+        content_type="application/json",
+        headers=await bearer(alice),
     )
 
     assert created.status_code == 201

@@ -1,0 +1,156 @@
+"""API tokens, sessions, the token command, the admin, and secrets kept out of the logs."""
+
+import hashlib
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import AsyncClient
+from django.utils import timezone
+
+from accounts.auth import READ, WRITE
+from accounts.models import ApiToken, User
+from accounts.tokens import PREFIX_LENGTH, issue_token
+
+from .conftest import WrittenLines, bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def create(headers: dict[str, str], client: AsyncClient | None = None) -> int:
+    response = await (client or AsyncClient()).post(
+        "/api/blog/posts", {"title": "t"}, content_type="application/json", headers=headers
+    )
+    return response.status_code
+
+
+def test_tokens_are_stored_as_a_digest_with_a_public_prefix(alice: User) -> None:
+    record, token = issue_token(alice, name="laptop")
+
+    stored = ApiToken.objects.values().get(pk=record.pk)
+    assert token not in {str(value) for value in stored.values()}
+    assert stored["digest"] == hashlib.sha256(token.encode()).hexdigest()
+    assert stored["prefix"] == token[:PREFIX_LENGTH] and token.startswith("tok_")
+
+
+async def test_a_token_authenticates_its_user_and_records_its_use(alice: User) -> None:
+    headers = await bearer(alice)
+
+    assert await create(headers) == 201
+    token = await ApiToken.objects.aget(user=alice)
+    assert token.last_used_at is not None
+
+
+async def test_a_known_prefix_with_a_wrong_secret_is_refused(alice: User) -> None:
+    headers = await bearer(alice)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    forged = token[:PREFIX_LENGTH] + "x" * (len(token) - PREFIX_LENGTH)
+
+    assert await create({"Authorization": f"Bearer {forged}"}) == 401
+
+
+async def test_expired_and_revoked_tokens_are_refused(alice: User) -> None:
+    expired = await bearer(alice, expires_in=timedelta(seconds=-1))
+    revoked = await bearer(alice)
+    await ApiToken.objects.filter(revoked_at=None, expires_at=None).aupdate(
+        revoked_at=timezone.now()
+    )
+
+    assert [await create(expired), await create(revoked)] == [401, 401]
+
+
+async def test_a_deactivated_users_token_is_refused(alice: User) -> None:
+    headers = await bearer(alice)
+    await User.objects.filter(pk=alice.pk).aupdate(is_active=False)
+
+    assert await create(headers) == 401
+
+
+def test_every_way_in_is_awaited_on_the_event_loop() -> None:
+    # A sync authenticate() would make Ninja hop to a thread for every request.
+    assert all(getattr(way, "is_async", False) for way in [*WRITE, *READ])
+
+
+async def test_a_session_write_needs_the_csrf_token(alice: User) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(alice)
+    csrf = _get_new_csrf_string()
+    client.cookies["csrftoken"] = csrf
+
+    without = await create({}, client)
+    with_token = await create({"X-CSRFToken": csrf}, client)
+
+    assert (without, with_token) == (403, 201)
+
+
+async def test_a_session_read_needs_no_csrf_token(alice: User) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(alice)
+
+    assert (await client.get("/api/blog/posts")).status_code == 200
+
+
+def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -> None:
+    out = StringIO()
+
+    call_command(
+        "create_api_token",
+        "alice",
+        "--name",
+        "ci",
+        "--expires-in-days",
+        "7",
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    token = out.getvalue().splitlines()[-1]
+    record = ApiToken.objects.get(user=alice)
+    assert record.prefix == token[:PREFIX_LENGTH] and record.name == "ci"
+    assert record.digest == hashlib.sha256(token.encode()).hexdigest()
+    assert record.expires_at is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody"], "No user 'nobody'"),
+        (["alice", "--expires-in-days", "0"], "at least 1"),
+        (["alice", "--name", "x" * 101], "at most 100"),
+    ],
+)
+def test_create_api_token_rejects_bad_input(alice: User, args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("create_api_token", *args, stdout=StringIO(), stderr=StringIO())
+
+
+async def test_the_admin_revokes_tokens(alice: User, staff: User) -> None:
+    await User.objects.filter(pk=staff.pk).aupdate(is_superuser=True)
+    headers = await bearer(alice)
+    token = await ApiToken.objects.aget(user=alice)
+    client = AsyncClient()
+    await client.aforce_login(await User.objects.aget(pk=staff.pk))
+
+    listing = await client.get("/admin/accounts/apitoken/")
+    revoked = await client.post(
+        "/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+
+    assert token.prefix in listing.content.decode()
+    assert revoked.status_code == 302
+    assert await create(headers) == 401
+
+
+async def test_tokens_never_reach_the_logs(alice: User, written_lines: WrittenLines) -> None:
+    headers = await bearer(alice)
+    secret = headers["Authorization"].removeprefix("Bearer ")
+
+    await create(headers)
+    await create({"Authorization": f"Token {secret}"})  # a wrong scheme, refused
+    await AsyncClient().get("/api/blog/posts/1", headers={"Authorization": f"Bearer {secret}x"})
+
+    lines = written_lines()
+    assert any("POST /api/blog/posts 201" in line for line in lines)
+    assert not [line for line in lines if secret in line or "Authorization" in line]
