@@ -110,22 +110,35 @@ def print_row(row: Row) -> Row:
 HOT_PATH_APPS = ("project", "minimal", "project-stock-signals")
 
 
+READS = ("anonymous", "token")
+
+
+def measure_cpu(*args: str) -> float:
+    """Microseconds of CPU per request, from `python -m bench.hotpath ARGS`."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.hotpath", *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
 def hot_path(requests: int, repeats: int = 3) -> dict[str, float]:
     """Fastest CPU per request of each app, measured in turns so all see the same machine."""
-
-    def measure(which: str) -> float:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.hotpath", which, str(requests)],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return float(out.stdout.split()[-1])
-
-    turns = [[measure(which) for which in HOT_PATH_APPS] for _ in range(repeats)]
+    turns = [[measure_cpu(which, str(requests)) for which in HOT_PATH_APPS] for _ in range(repeats)]
     return {which: min(turn[i] for turn in turns) for i, which in enumerate(HOT_PATH_APPS)}
+
+
+def read_path(requests: int, repeats: int = 3) -> dict[str, float]:
+    """Fastest CPU per database read, anonymous and with a bearer token, in turns."""
+    turns = [
+        [measure_cpu("project", str(requests), "--read", read) for read in READS]
+        for _ in range(repeats)
+    ]
+    return {read: min(turn[i] for turn in turns) for i, read in enumerate(READS)}
 
 
 def plot(rows: list[Row], path: Path) -> None:
@@ -163,11 +176,8 @@ def main() -> None:
     os.environ["DEBUG"] = "false"
     os.environ["SECURE_SSL_REDIRECT"] = "false"  # the bench speaks plain HTTP to the server
     os.environ["SAY_AFTER_RATE"] = ""  # the load comes from one IP: measure, do not throttle
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-        cwd=PROJECT_DIR,
-        check=True,
-    )
+    for command in (["collectstatic", "--no-input"], ["migrate", "--no-input"]):
+        subprocess.run([sys.executable, "manage.py", *command, "-v0"], cwd=PROJECT_DIR, check=True)
     print(HEADER)
     rows = run_all(scenarios(args.quick), args.url, PROJECT_SLUG)
     print("times in ms; over = p99 - delay (the cost on top of the ideal answer time)")
@@ -187,6 +197,12 @@ def main() -> None:
         print(
             f"  with Django's request_started thread hop put back: project {stock:.0f} us, "
             f"ratio {stock / minimal:.2f} (what the middleware and access log cost)"
+        )
+        reads = read_path(100 if args.quick else 500)
+        anonymous, token = (reads[read] for read in READS)
+        print(
+            f"GET /api/blog/posts/<id>: anonymous {anonymous:.0f} us, "
+            f"with a bearer token {token:.0f} us (auth costs {token - anonymous:.0f} us)"
         )
     if args.plot:
         plot(rows, args.plot)

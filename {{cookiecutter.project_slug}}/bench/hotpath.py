@@ -4,6 +4,9 @@
 wrapper); `python -m bench.hotpath minimal` a bare Ninja app with the same versions and no
 middleware (bench/minimal_settings.py); `project-stock-signals` this project with Django's
 request_started receivers put back (asgi.py takes them out), to show what the rest costs.
+`python -m bench.hotpath project 500 --read anonymous` (or `token`) measures a database read,
+GET /api/blog/posts/{id}, without credentials or with a bearer token: what auth costs. It
+makes its own user, token and post for that, and deletes them afterwards.
 CPU time counts every thread of the process, so the thread Django starts per request is
 included. Prints microseconds per request: the fastest of several rounds, the one least
 disturbed by the rest of the machine.
@@ -19,7 +22,9 @@ WARMUP = 200
 ROUNDS = 5
 
 
-async def call(app: Any, path: str, query: bytes) -> int:
+async def call(
+    app: Any, path: str, query: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> int:
     request_sent = False
     status = 0
 
@@ -46,7 +51,7 @@ async def call(app: Any, path: str, query: bytes) -> int:
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
+        "headers": [(b"host", b"127.0.0.1"), *headers],
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
     }
@@ -54,16 +59,42 @@ async def call(app: Any, path: str, query: bytes) -> int:
     return status
 
 
-async def cpu_per_request(app: Any, requests: int) -> float:
+async def cpu_per_request(
+    app: Any,
+    requests: int,
+    path: str = "/api/say-async",
+    query: bytes = b"delay=0",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> float:
     for _ in range(WARMUP):
-        assert await call(app, "/api/say-async", b"delay=0") == 200
+        assert await call(app, path, query, headers) == 200
     rounds = []
     for _ in range(ROUNDS):
         started = time.process_time()
         for _ in range(requests):
-            await call(app, "/api/say-async", b"delay=0")
+            await call(app, path, query, headers)
         rounds.append((time.process_time() - started) / requests)
     return min(rounds) * 1e6
+
+
+def measure_read(app: Any, requests: int, with_token: bool) -> float:
+    """CPU per GET /api/blog/posts/{id} of a published post, anonymous or with a token."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.tokens import issue_token
+    from blog.models import Post
+
+    user = get_user_model().objects.create_user(f"bench-{os.getpid()}")
+    post = Post.objects.create(title="bench", published=True, author=user)
+    _, token = issue_token(user, name="bench")
+    headers = ((b"authorization", f"Bearer {token}".encode()),) if with_token else ()
+    try:
+        return asyncio.run(
+            cpu_per_request(app, requests, f"/api/blog/posts/{post.pk}", b"", headers)
+        )
+    finally:
+        post.delete()
+        user.delete()
 
 
 def load_app(which: str) -> Any:
@@ -91,4 +122,9 @@ if __name__ == "__main__":
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     which, requests = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    print(f"{asyncio.run(cpu_per_request(load_app(which), requests)):.0f}")
+    app = load_app(which)
+    if "--read" in sys.argv:
+        with_token = sys.argv[sys.argv.index("--read") + 1] == "token"
+        print(f"{measure_read(app, requests, with_token):.0f}")
+    else:
+        print(f"{asyncio.run(cpu_per_request(app, requests)):.0f}")
