@@ -5,14 +5,17 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.auth import READ, WRITE
 from accounts.models import ApiToken, User
-from accounts.tokens import PREFIX_LENGTH, issue_token
+from accounts.tokens import PREFIX_LENGTH, issue_token, user_for_token
 
 from .conftest import WrittenLines, bearer
 
@@ -49,6 +52,18 @@ async def test_a_known_prefix_with_a_wrong_secret_is_refused(alice: User) -> Non
     forged = token[:PREFIX_LENGTH] + "x" * (len(token) - PREFIX_LENGTH)
 
     assert await create({"Authorization": f"Bearer {forged}"}) == 401
+
+
+@pytest.mark.parametrize(
+    "token", ["", "x", "tok_", "not a token at all", "tok_0000000_" + "y" * 43]
+)
+def test_any_bad_token_costs_one_query(alice: User, token: str) -> None:
+    # Malformed or unknown, the same work (one lookup): nothing to time them apart by.
+    issue_token(alice)
+    with CaptureQueriesContext(connection) as queries:
+        assert async_to_sync(user_for_token)(token) is None
+
+    assert len(queries) == 1
 
 
 async def test_expired_and_revoked_tokens_are_refused(alice: User) -> None:
