@@ -13,11 +13,13 @@ import sys
 # these names would shadow it and break the project in confusing ways.
 RESERVED_NAMES = frozenset(
     {
+        "accounts",
         "api",
         "asgiref",
         "bench",
         "blog",
         "conftest",
+        "corsheaders",
         "django",
         "elasticsearch",
         "elastic_transport",

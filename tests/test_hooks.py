@@ -14,6 +14,7 @@ import pytest
         ("class", "is a Python keyword"),
         ("my-project", "not a lowercase Python identifier"),
         ("django", "would shadow the module 'django'"),
+        ("accounts", "would shadow the module 'accounts'"),
         ("asyncio", "would shadow the standard library module"),
         ("MyProject", "not a lowercase Python identifier"),
     ],
