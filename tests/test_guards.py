@@ -153,6 +153,14 @@ GUARDS = [
         (f"{PERMISSIONS}::test_anonymous_writes_are_a_401_with_a_bearer_challenge",),
     ),
     Guard(
+        "no-session-is-a-401-not-a-csrf-403",
+        "a write with no credentials at all is a 401, not a CSRF 403",
+        "accounts/auth.py",
+        "if self.param_name not in request.COOKIES:",
+        "if False:",
+        (f"{PERMISSIONS}::test_anonymous_writes_are_a_401_with_a_bearer_challenge",),
+    ),
+    Guard(
         "session-writes-need-csrf",
         "a session write without the CSRF token is a 403",
         "accounts/auth.py",

@@ -46,6 +46,13 @@ class BearerToken(HttpAuthBase):
 class SessionUser(APIKeyCookie):
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Ninja checks CSRF before it looks for the cookie: without this, a caller with no
+        # session at all would get "CSRF check failed" (403) instead of a 401.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     async def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None

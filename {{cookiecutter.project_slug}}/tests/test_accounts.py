@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def create(headers: dict[str, str], client: AsyncClient | None = None) -> int:
-    response = await (client or AsyncClient()).post(
+    # CSRF enforced as for a real caller (Django's test client skips it by default).
+    response = await (client or AsyncClient(enforce_csrf_checks=True)).post(
         "/api/blog/posts", {"title": "t"}, content_type="application/json", headers=headers
     )
     return response.status_code

@@ -20,7 +20,9 @@ WRITES = [
 
 
 async def post_json(path: str, payload: Any, **headers: str) -> Any:
-    return await AsyncClient().post(path, payload, content_type="application/json", headers=headers)
+    # CSRF enforced as for a real caller (Django's test client skips it by default).
+    client = AsyncClient(enforce_csrf_checks=True)
+    return await client.post(path, payload, content_type="application/json", headers=headers)
 
 
 @pytest.mark.parametrize(("path", "payload"), WRITES)
