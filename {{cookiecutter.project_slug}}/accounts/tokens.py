@@ -1,8 +1,9 @@
 """Making API tokens and finding the user behind one.
 
-A token looks like `tok_3f9a1c2b_<43 random characters>`. Its first 12 characters are the
-public prefix (stored, shown in the admin); the whole token is stored only as a SHA-256
-digest. A fast hash is right here: the token is 256 random bits, not a password to guess.
+A token looks like `tok_3f9a1c2b5d7e_<43 random characters>`. Its first 16 characters are
+the public prefix (stored, unique, shown in the admin: 48 random bits, so two tokens share
+one only after millions); the whole token is stored only as a SHA-256 digest. A fast hash
+is right here: the secret part is 256 random bits, not a password to guess.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from django.utils import timezone
 from .models import ApiToken, User
 
 TAG = "tok_"
-PREFIX_LENGTH = len(TAG) + 8
+PREFIX_LENGTH = len(TAG) + 12
 # Compared against when no token has the prefix, so every lookup does the same work.
 NO_DIGEST = "0" * 64
 # last_used_at is written at most this often per token (not once per request).
@@ -31,7 +32,7 @@ def issue_token(
     user: User, *, name: str = "", expires_in: timedelta | None = None
 ) -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the stored record and the token (its only copy)."""
-    token = f"{TAG}{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+    token = f"{TAG}{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
     record = ApiToken.objects.create(
         user=user,
         name=name,
