@@ -19,6 +19,11 @@ def generate_secret_key() -> str:
 SEARCH_PATHS = ["search", "tests/search"]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
+# The database tests that apply only to the other database.
+OTHER_DATABASE_PATHS = {
+    "sqlite": ["tests/test_database_postgresql.py"],
+    "postgresql": ["tests/test_database_sqlite.py"],
+}
 
 
 def remove_paths(project: Path, paths: list[str]) -> None:
@@ -65,6 +70,7 @@ def main() -> None:
         remove_paths(project, DOCKER_PATHS)
     if "{{ cookiecutter.ci }}" != "github":
         remove_paths(project, CI_PATHS)
+    remove_paths(project, OTHER_DATABASE_PATHS["{{ cookiecutter.database }}"])
     write_env_file(project)
     print_next_steps(project)
 

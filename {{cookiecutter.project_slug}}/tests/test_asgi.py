@@ -166,3 +166,24 @@ def test_refuses_to_start_without_a_real_secret_key_when_debug_is_off(key: str) 
 
     assert result.returncode != 0
     assert "SECRET_KEY is missing" in result.stderr
+
+
+def test_deploy_check_is_clean_with_the_minimal_production_environment() -> None:
+    """DEBUG off, a real key and the host: `check --deploy` has nothing to warn about."""
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "SESSION_"))},
+        "DEBUG": "false",
+        "SECRET_KEY": "a-real-key-" + "k" * 50,
+        "ALLOWED_HOSTS": "api.example.com",
+        "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr

@@ -49,13 +49,19 @@ CORS_URLS_REGEX = r"^/api/"
 # HTTPS: on unless DEBUG. uvicorn's --proxy-headers takes the scheme from a trusted proxy's
 # X-Forwarded-Proto, so Django sees https behind a TLS-terminating proxy without more setup.
 # https://docs.djangoproject.com/en/stable/howto/deployment/checklist/
-# SECURITY WARNING: HSTS tells browsers to refuse plain HTTP for that long; start small.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Health checks come from load balancers and container runtimes over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/ready$"]
+# SECURITY WARNING: HSTS makes browsers refuse plain HTTP to this host (and, with
+# INCLUDE_SUBDOMAINS, to every subdomain) for SECURE_HSTS_SECONDS after a visit; it cannot
+# be taken back sooner. The defaults keep `check --deploy` clean with a short max-age: raise
+# SECURE_HSTS_SECONDS (31536000, a year) once every subdomain serves HTTPS. If some
+# subdomain must stay plain HTTP, set SECURE_HSTS_INCLUDE_SUBDOMAINS=false; to turn HSTS
+# off, SECURE_HSTS_SECONDS=0. PRELOAD only marks the header: nothing is preloaded until
+# you submit the domain at https://hstspreload.org (which needs a year's max-age).
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
@@ -86,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that its access-log line times the whole stack and every line has a request id.
     "{{ cookiecutter.project_slug }}.request_log.RequestLogMiddleware",
+    # Every error under /api/ answers JSON, Django's own 404/405/400 pages included.
+    "{{ cookiecutter.project_slug }}.json_errors.JsonErrorsMiddleware",
     # Natively async; before CommonMiddleware, so that its answers carry the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
     "{{ cookiecutter.project_slug }}.middleware.SecurityMiddleware",
@@ -132,15 +140,33 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.proje
 DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 {%- endif %}
 DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
+{%- if cookiecutter.database == "sqlite" %}
+# SQLite tuned for a web server. WAL: reads go on while a write commits. IMMEDIATE: a
+# transaction takes the write lock when it begins, so concurrent writers queue for up to
+# `timeout` seconds instead of failing midway with "database is locked" (past it: a 503).
+# synchronous=NORMAL is safe with WAL: a power cut may lose the last commits, never the
+# file. One writer at a time, on one host: move to PostgreSQL (DATABASE_URL) when writes
+# queue for long or the app runs on several machines.
+# https://docs.djangoproject.com/en/stable/ref/databases/#sqlite-notes
+DATABASES["default"]["OPTIONS"] = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": env.float("DATABASE_TIMEOUT", default=20.0),
+}
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 # Connections come from psycopg's pool (Django >= 5.1), shared by the request threads.
-# Requests past max_size wait up to `timeout` seconds for a connection.
+# Requests past max_size wait up to `timeout` seconds for a connection, then answer 503.
+# A server that accepts and never answers costs at most connect_timeout per connection
+# attempt; a statement that runs past statement_timeout is cancelled by the server.
 DATABASES["default"]["OPTIONS"] = {
     "pool": {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     },
+    "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
+    "options": f"-c statement_timeout={env.int('DATABASE_STATEMENT_TIMEOUT_MS', default=30000)}",
 }
 {%- endif %}
 # Persistent connections leak under ASGI (one per request thread): keep them off.
@@ -189,13 +215,21 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["default"], "level": LOG_LEVEL},
-    # Django's own handlers would print its records a second time.
-    "loggers": {"django": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        # Django's handlers would print its records a second time; uvicorn's own lines
+        # ("Started server process", ...) get the same format as ours.
+        **{
+            name: {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False}
+            for name in ("django", "uvicorn", "uvicorn.error")
+        },
+        # The app logs one access line per request (request_log.py): not uvicorn's too.
+        "uvicorn.access": {"handlers": [], "propagate": False},
+    },
 }
-# No format here prints a record's thread or process: skip looking them up, a few
-# microseconds per record (logging HOWTO, "Optimization"). Drop this line if you add
-# %(threadName)s or %(process)d to a format.
-logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+# No format here prints a record's thread: skip looking it up, a few microseconds per
+# record (logging HOWTO, "Optimization"). Drop this line if you add %(threadName)s to a
+# format. The process id stays: gunicorn's own format prints it.
+logging.logThreads = logging.logMultiprocessing = False
 
 # The API's own settings.
 # Anonymous requests per client IP to each say-after endpoint ("600/m"; empty: no limit).
