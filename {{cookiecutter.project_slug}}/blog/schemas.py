@@ -2,17 +2,23 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import StringConstraints
+from pydantic import StrictInt, StringConstraints
 
 from .models import Post
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PostId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# PostgreSQL text cannot hold NUL: refused here (422) rather than by the database (500).
+NO_NUL = r"^[^\x00]*$"
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+Body = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
+# Strict: JSON true is not post 1, nor "1".
+PostId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 
 
 class PostIn(Schema):
     title: Title
-    body: str = Field("", max_length=20_000)
+    body: Body = ""
     published: bool = False
 
 
@@ -45,7 +51,3 @@ class PublishIn(Schema):
 
 class PublishOut(Schema):
     published: list[int]
-
-
-class Message(Schema):
-    detail: str

@@ -9,6 +9,7 @@ from ninja import Field, Query, Router, Schema
 
 from .client import get_client
 from .documents import SEARCHED_FIELDS, index_name
+from .errors import SEARCH_ERRORS
 
 router = Router(tags=["search"])
 
@@ -37,7 +38,7 @@ class SearchResults(Schema):
     hits: list[SearchHit]
 
 
-@router.get("", response=SearchResults)
+@router.get("", response={200: SearchResults, **SEARCH_ERRORS})
 async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResults:
     """Search published posts. An index that does not exist yet gives no hits, not an error
     (run `manage.py search_index` to build it)."""

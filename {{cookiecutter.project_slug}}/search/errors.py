@@ -23,9 +23,13 @@ from elasticsearch import (
 )
 from ninja import NinjaAPI
 
+from {{ cookiecutter.project_slug }}.errors import Message
+
 logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 200
+# What a search can answer besides its hits, for the operation's OpenAPI entry.
+SEARCH_ERRORS = {400: Message, 502: Message, 503: Message, 504: Message}
 
 
 def query_error_reason(exc: BadRequestError) -> str:

@@ -92,6 +92,9 @@ async def test_create_post_stores_it_as_the_callers(client: AsyncClient, alice: 
         {"title": "   "},
         {"title": "x" * 201},
         {"title": "ok", "published": "maybe"},
+        # PostgreSQL cannot store NUL: a 422 here, not a 500 from the database.
+        {"title": "a\u0000b"},
+        {"title": "ok", "body": "a\u0000b"},
     ],
 )
 async def test_create_post_rejects_bad_input_and_stores_nothing(
@@ -139,7 +142,9 @@ async def test_publish_with_an_unknown_id_is_a_404_and_changes_nothing(
     assert await Post.objects.filter(published=True).acount() == 0
 
 
-@pytest.mark.parametrize("payload", [{"ids": []}, {"ids": [0]}, {"ids": "1"}, {}])
+@pytest.mark.parametrize(
+    "payload", [{"ids": []}, {"ids": [0]}, {"ids": "1"}, {}, {"ids": ["1"]}, {"ids": [1.0]}]
+)
 async def test_publish_rejects_bad_input(
     client: AsyncClient, payload: dict[str, Any], alice: User
 ) -> None:
@@ -151,3 +156,29 @@ async def test_publish_rejects_bad_input(
     )
 
     assert response.status_code == 422
+
+
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+async def test_publish_ids_are_strict_integers(client: AsyncClient, alice: User) -> None:
+    post = await Post.objects.acreate(title="one", author=alice)
+    assert post.pk == 1  # what JSON true would pass for, if ids were lax
+
+    response = await client.post(
+        "/api/blog/posts/publish",
+        {"ids": [True]},
+        content_type="application/json",
+        headers=await bearer(alice),
+    )
+
+    assert response.status_code == 422
+    assert not (await Post.objects.aget(pk=post.pk)).published
+
+
+async def test_an_unparseable_body_is_a_json_400(client: AsyncClient, alice: User) -> None:
+    response = await client.post(
+        "/api/blog/posts", "{not json", content_type="application/json", headers=await bearer(alice)
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Cannot parse request body"}
+    assert await Post.objects.acount() == 0

@@ -44,3 +44,50 @@ def test_every_write_has_auth() -> None:
 def test_writes_need_credentials_and_document_403_and_429(operation: dict[str, Any]) -> None:
     assert {} not in operation["security"]  # no anonymous way in
     assert {401, 403, 429} <= set(operation["responses"])
+
+
+def error_schema(operation: dict[str, Any], status: int) -> str:
+    return str(operation["responses"][status]["content"]["application/json"]["schema"]["$ref"])
+
+
+WITH_INPUT = {
+    name: op for name, op in OPERATIONS.items() if op["parameters"] or "requestBody" in op
+}
+WITH_BODY = {name: op for name, op in OPERATIONS.items() if "requestBody" in op}
+THROTTLED = {
+    name: OPERATIONS[name]
+    for name in ("GET /api/say-sync", "GET /api/say-async", *WRITES)
+    if name in OPERATIONS
+}
+
+
+@pytest.mark.parametrize("operation", WITH_INPUT.values(), ids=WITH_INPUT)
+def test_operations_with_input_document_their_422(operation: dict[str, Any]) -> None:
+    assert error_schema(operation, 422) == "#/components/schemas/ValidationErrors"
+
+
+@pytest.mark.parametrize("operation", WITH_BODY.values(), ids=WITH_BODY)
+def test_operations_with_a_body_document_400_and_413(operation: dict[str, Any]) -> None:
+    assert error_schema(operation, 400) == error_schema(operation, 413)
+    assert error_schema(operation, 400) == "#/components/schemas/Message"
+
+
+@pytest.mark.parametrize("operation", THROTTLED.values(), ids=THROTTLED)
+def test_throttled_operations_document_429_with_retry_after(operation: dict[str, Any]) -> None:
+    assert "Retry-After" in operation["responses"][429]["headers"]
+
+
+@pytest.mark.parametrize("operation", WITH_AUTH.values(), ids=WITH_AUTH)
+def test_operations_reading_credentials_document_a_503_with_retry_after(
+    operation: dict[str, Any],
+) -> None:
+    # The token is looked up in the database: when that is busy, a 503.
+    assert "Retry-After" in operation["responses"][503]["headers"]
+    assert "WWW-Authenticate" in operation["responses"][401]["headers"]
+
+
+def test_error_schemas_are_shared_not_copied() -> None:
+    names = set(SCHEMA["components"]["schemas"])
+    errors = {name for name in names if "Message" in name or "ValidationError" in name}
+
+    assert errors == {"Message", "ValidationErrors"}

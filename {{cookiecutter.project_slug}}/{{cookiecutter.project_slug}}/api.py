@@ -9,7 +9,7 @@ import time
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, Query, Schema
 from ninja.throttling import AnonRateThrottle, BaseThrottle
 
 from accounts.auth import add_error_handlers as add_auth_error_handlers
@@ -17,12 +17,16 @@ from accounts.auth import add_error_handlers as add_auth_error_handlers
 from search.errors import add_error_handlers as add_search_error_handlers
 {%- endif %}
 
-api = NinjaAPI(
+from .errors import add_error_handlers as add_database_error_handlers
+from .openapi import ContractAPI
+
+api = ContractAPI(
     title="{{ cookiecutter.project_name }}",
     version="0.1.0",
     description="{{ cookiecutter.description }}",
 )
 add_auth_error_handlers(api)
+add_database_error_handlers(api)
 api.add_router("", "{{ cookiecutter.project_slug }}.health.router")
 api.add_router("/blog", "blog.api.router")
 {%- if cookiecutter.use_elasticsearch == "yes" %}
@@ -31,10 +35,17 @@ add_search_error_handlers(api)
 {%- endif %}
 
 
-# 429 with Retry-After past SAY_AFTER_RATE requests per client IP.
-say_after_throttles: list[BaseThrottle] = (
-    [AnonRateThrottle(settings.SAY_AFTER_RATE)] if settings.SAY_AFTER_RATE else []
-)
+def say_after_throttles(endpoint: str) -> list[BaseThrottle]:
+    """429 with Retry-After past SAY_AFTER_RATE requests per client IP, to this endpoint."""
+    if not settings.SAY_AFTER_RATE:
+        return []
+    throttle = AnonRateThrottle(settings.SAY_AFTER_RATE)
+    throttle.scope = f"anon-{endpoint}"  # its own count: one endpoint cannot use up the other's
+    return [throttle]
+
+
+SAY_SYNC_THROTTLES = say_after_throttles("say-sync")
+SAY_ASYNC_THROTTLES = say_after_throttles("say-async")
 
 
 class SayAfterParams(Schema):
@@ -52,14 +63,14 @@ class Saying(Schema):
     saying: str
 
 
-@api.get("/say-sync", response=Saying, tags=["say-after"], throttle=say_after_throttles)
+@api.get("/say-sync", response=Saying, tags=["say-after"], throttle=SAY_SYNC_THROTTLES)
 def say_sync(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
     """Wait `delay` seconds in a worker thread (time.sleep), then say `word`."""
     time.sleep(params.delay)
     return Saying(saying=params.word)
 
 
-@api.get("/say-async", response=Saying, tags=["say-after"], throttle=say_after_throttles)
+@api.get("/say-async", response=Saying, tags=["say-after"], throttle=SAY_ASYNC_THROTTLES)
 async def say_async(request: HttpRequest, params: Query[SayAfterParams]) -> Saying:
     """Wait `delay` seconds on the event loop (asyncio.sleep), then say `word`."""
     await asyncio.sleep(params.delay)

@@ -30,7 +30,7 @@ WWW_AUTHENTICATE = {
 }
 
 
-RESPONSE_WRAPPERS = {
+RESPONSE_WRAPPERS: dict[type[BaseModel], type[Schema]] = {
     model: type(f"{model.__name__}Response", (Schema,), {"__annotations__": {"response": model}})
     for model in (Message, ValidationErrors)
 }
