@@ -91,3 +91,28 @@ def test_health_checks_are_exempt_from_the_https_redirect(settings: LazySettings
 
     assert Client().get("/api/health").status_code == 200
     assert Client().get("/api/say-sync").status_code == 301
+
+
+@pytest.mark.parametrize("method", ["head", "options"])
+@pytest.mark.parametrize("path", ["/api/health", "/api/ready"])
+async def test_probes_answer_head_and_options(
+    method: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "ready_checks", lambda: {"database": health.check_database})
+
+    response = await getattr(AsyncClient(), method)(path)
+
+    assert response.status_code == 200
+
+
+def test_probes_answer_whatever_the_host_and_nothing_else_does(settings: LazySettings) -> None:
+    from django.test import Client
+
+    # As documented for production; a Kubernetes probe sends the pod's IP as Host.
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    pod = Client(HTTP_HOST="10.1.2.3:8000")
+
+    assert pod.get("/api/health").status_code == 200
+    assert pod.get("/api/ready").status_code in (200, 503)  # answered, not refused
+    assert pod.get("/api/say-sync").status_code == 400
+    assert pod.get("/api/health/").status_code == 400  # only the probes' exact paths

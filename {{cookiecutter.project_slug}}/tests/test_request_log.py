@@ -1,14 +1,18 @@
 """Request ids, the access-log line, the JSON log format, and the say-after throttle."""
 
+import asyncio
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }} import request_log
-from {{ cookiecutter.project_slug }}.api import say_after_throttles
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES
 
 from .conftest import WrittenLines
 
@@ -68,14 +72,71 @@ def test_json_lines_carry_the_request_id_and_access_fields() -> None:
 
 
 async def test_say_after_is_throttled_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    (throttle,) = say_after_throttles
-    monkeypatch.setattr(throttle, "num_requests", 2)
+    for throttle in (*SAY_ASYNC_THROTTLES, *SAY_SYNC_THROTTLES):
+        monkeypatch.setattr(throttle, "num_requests", 2)
     cache.clear()
 
     statuses = [(await AsyncClient().get("/api/say-async")).status_code for _ in range(2)]
     throttled = await AsyncClient().get("/api/say-async")
+    other_endpoint = await AsyncClient().get("/api/say-sync")
     cache.clear()
 
     assert statuses == [200, 200]
     assert throttled.status_code == 429
     assert int(throttled["Retry-After"]) > 0
+    # SAY_AFTER_RATE is per endpoint: say-async's budget spent leaves say-sync's whole.
+    assert other_endpoint.status_code == 200
+
+
+async def test_an_abandoned_request_still_gets_its_access_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client goes away mid-request: Django cancels the view, the line says 499."""
+    messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await messages.put({"type": "http.request", "body": b"", "more_body": False})
+
+    async def send(message: Mapping[str, Any]) -> None:
+        raise AssertionError(f"nothing may be sent to a client that left: {message}")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/say-async",
+        "raw_path": b"/api/say-async",
+        "query_string": b"delay=5",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    with caplog.at_level(logging.INFO, logger="access"):
+        request = asyncio.create_task(ASGIHandler()(scope, messages.get, send))
+        await asyncio.sleep(0.3)
+        await messages.put({"type": "http.disconnect"})
+        await asyncio.wait_for(request, timeout=5)
+
+    (line,) = [record for record in caplog.records if record.name == "access"]
+    assert (line.method, line.path, line.status) == ("GET", "/api/say-async", 499)  # type: ignore[attr-defined]
+    assert 300 <= line.duration_ms < 5000  # type: ignore[attr-defined]
+
+
+async def test_djangos_own_lines_carry_the_request_id(written_lines: WrittenLines) -> None:
+    response = await AsyncClient().get("/api/no-such-thing")
+
+    (not_found,) = [line for line in written_lines() if "Not Found" in line]
+    assert response["X-Request-ID"] in not_found
+
+
+async def test_a_newline_in_the_path_cannot_forge_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="access"):
+        await AsyncClient().get("/api/say-async%0A2026-01-01 INFO access [x] GET /forged 200")
+
+    (line,) = [record for record in caplog.records if record.name == "access"]
+    assert "\n" not in line.getMessage()
+    assert line.getMessage().startswith("GET /api/say-async\\n2026-01-01")
+    assert "\n" in line.path  # type: ignore[attr-defined]  # the field keeps the real path

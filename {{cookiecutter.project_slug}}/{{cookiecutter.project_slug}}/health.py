@@ -19,6 +19,7 @@ from ninja import Router, Schema, Status
 router = Router(tags=["health"])
 
 Check = Callable[[], Awaitable[None]]
+PROBE_METHODS = ["HEAD", "OPTIONS"]
 
 
 class Health(Schema):
@@ -72,3 +73,17 @@ async def ready(request: HttpRequest) -> Status[Readiness]:
     if all(result == "ok" for result in results):
         return Status(200, Readiness(status="ok", checks=outcome))
     return Status(503, Readiness(status="unavailable", checks=outcome))
+
+
+# Some load balancers probe with HEAD or OPTIONS: the same answers (uvicorn sends no body
+# to a HEAD). Left out of the schema, which documents GET.
+@router.api_operation(PROBE_METHODS, "/health", response=Health, include_in_schema=False)
+async def health_other_methods(request: HttpRequest) -> Health:
+    return await health(request)
+
+
+@router.api_operation(
+    PROBE_METHODS, "/ready", response={200: Readiness, 503: Readiness}, include_in_schema=False
+)
+async def ready_other_methods(request: HttpRequest) -> Status[Readiness]:
+    return await ready(request)

@@ -15,7 +15,7 @@ from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponsePermanentRedirect
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject, empty
@@ -42,8 +42,16 @@ class SecurityMiddleware(InlineHooksMixin, security.SecurityMiddleware):
     pass
 
 
+# Load balancers and orchestrators probe by address (Kubernetes sends the pod IP as Host):
+# these answer whatever the Host. Every other path still checks it against ALLOWED_HOSTS.
+PROBE_PATHS = frozenset({"/api/health", "/api/ready"})
+
+
 class CommonMiddleware(InlineHooksMixin, common.CommonMiddleware):
-    pass
+    def process_request(self, request: HttpRequest) -> HttpResponsePermanentRedirect | None:
+        if request.path in PROBE_PATHS:
+            return None  # no Host check, no slash or www redirect: a probe asked for this path
+        return super().process_request(request)
 
 
 class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):

@@ -3,9 +3,11 @@
 RequestLogMiddleware is natively async (no thread hop). It takes the request id from the
 X-Request-ID header when the caller (or a proxy) sent a sane one, makes one otherwise,
 returns it in the response, and keeps it in a context variable: asgiref copies context
-into sync_to_async threads, so every log line of the request carries it.
+into sync_to_async threads, so every log line of the request carries it. A request whose
+client went away before the answer still gets its access line, with status 499.
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -23,6 +25,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META_KEY = "HTTP_X_REQUEST_ID"
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+CLIENT_CLOSED_REQUEST = 499
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("access")
@@ -39,33 +43,55 @@ class RequestLogMiddleware:
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.META.get(REQUEST_ID_META_KEY, "")
         current = incoming if VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+        # Also on the request: Django logs its "Not Found" lines after this returns.
+        request.request_id = current  # type: ignore[attr-defined]
         token = request_id.set(current)
         started = time.perf_counter()
+        status = 500
         try:
             response: HttpResponseBase = await self.get_response(request)
             response[REQUEST_ID_HEADER] = current
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            status = response.status_code
             return response
+        except asyncio.CancelledError:
+            # The client went away and Django cancelled the view: 499, as nginx logs it.
+            status = CLIENT_CLOSED_REQUEST
+            raise
         finally:
+            log_access(request, status, time.perf_counter() - started)
             request_id.reset(token)
+
+
+def log_access(request: HttpRequest, status: int, seconds: float) -> None:
+    method = request.method or "-"
+    access_log.info(
+        "%s %s %s",
+        method,
+        # Control characters escaped (a %0A in the URL must not forge a second line).
+        escape_controls(request.path),
+        status,
+        extra={
+            "method": method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+        },
+    )
+
+
+def escape_controls(text: str) -> str:
+    return CONTROL_CHARACTERS.sub(
+        lambda match: match.group().encode("unicode_escape").decode(), text
+    )
 
 
 class RequestIdFilter(logging.Filter):
     """Puts the current request id on every record (`-` outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        # Django's own request lines ("Not Found: ...") carry the request they are about.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or request_id.get()
         return True
 
 
