@@ -187,3 +187,40 @@ def test_deploy_check_is_clean_with_the_minimal_production_environment() -> None
     )
 
     assert result.returncode == 0, result.stderr
+
+
+async def post_body(content: Any) -> httpx.Response:
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        return await client.post(
+            "/api/blog/posts", content=content, headers={"Content-Type": "application/json"}
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_body_at_the_limit_goes_through() -> None:
+    response = await post_body(b" " * settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+    assert response.status_code == 401  # read, and refused for want of credentials
+
+
+async def test_a_body_over_the_limit_is_a_413_before_it_is_read() -> None:
+    response = await post_body(b" " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
+async def test_a_chunked_body_is_stopped_when_it_goes_over_the_limit() -> None:
+    sent_chunks = 0
+
+    async def chunks() -> Any:  # no Content-Length: the size shows only as it arrives
+        nonlocal sent_chunks
+        for _ in range(1000):
+            sent_chunks += 1
+            yield b" " * 65536
+
+    response = await post_body(chunks())
+
+    assert response.status_code == 413
+    assert sent_chunks * 65536 < 1000 * 65536  # stopped early, not read to the end

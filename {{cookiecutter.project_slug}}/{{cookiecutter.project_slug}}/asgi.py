@@ -8,10 +8,12 @@ https://docs.djangoproject.com/en/stable/howto/deployment/asgi/
 import gc
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.signals import request_started
 from django.db import close_old_connections, reset_queries
 
+from .body_limit import BodyLimit
 from .lifespan import Lifespan, app_shutdown_hooks
 from .log_stream import flush_logs
 
@@ -32,4 +34,7 @@ request_started.disconnect(close_old_connections)
 gc.collect()
 gc.freeze()
 
-application = Lifespan(django_application, on_shutdown=[*app_shutdown_hooks(), flush_logs])
+application = Lifespan(
+    BodyLimit(django_application, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+    on_shutdown=[*app_shutdown_hooks(), flush_logs],
+)

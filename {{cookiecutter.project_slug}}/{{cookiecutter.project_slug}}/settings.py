@@ -242,6 +242,8 @@ NINJA_NUM_PROXIES = 0
 # Writes (create, publish) per signed-in user ("60/m"; empty: no limit), counted like
 # SAY_AFTER_RATE in the default cache.
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
+# Bytes a request body may have; past it, 413 before the body is read (body_limit.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
 # Seconds each dependency gets to answer GET /api/ready.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
