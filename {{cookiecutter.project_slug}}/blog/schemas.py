@@ -1,8 +1,9 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import StrictInt, StringConstraints
+from ninja.schema import DjangoGetter
+from pydantic import BeforeValidator, StrictBool, StringConstraints, model_validator
 
 from .models import Post
 
@@ -12,14 +13,36 @@ Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
 ]
 Body = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
-# Strict: JSON true is not post 1, nor "1".
-PostId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 
 
-class PostIn(Schema):
+def json_number(value: Any) -> Any:
+    # As JSON Schema's "integer": 7 and 7.0, never true (post 1 otherwise) or "7".
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be an integer")
+    return value
+
+
+PostId = Annotated[int, BeforeValidator(json_number), Field(ge=1, le=2**63 - 1)]
+
+
+class JsonObject(Schema):
+    """A request body: a JSON object. Without this check Ninja would read the fields of
+    any other JSON value as attributes: the body "AAA" made a post titled "Aaa" (str.title)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def must_be_an_object(cls, data: Any) -> Any:
+        # Ninja has already wrapped the value for attribute access; look at what came in.
+        received = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(received, dict):
+            raise ValueError("The body should be a JSON object")
+        return data
+
+
+class PostIn(JsonObject):
     title: Title
     body: Body = ""
-    published: bool = False
+    published: StrictBool = False
 
 
 class PostOut(Schema):
@@ -45,7 +68,7 @@ class PostPage(Schema):
     offset: int
 
 
-class PublishIn(Schema):
+class PublishIn(JsonObject):
     ids: list[PostId] = Field(min_length=1, max_length=100)
 
 
