@@ -1,5 +1,6 @@
 """Fixtures that bake, install and serve projects from the template."""
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -240,3 +241,41 @@ def project(
     request: pytest.FixtureRequest, cookies_session, postgres_databases: Callable[[], str]
 ) -> BakedProject:
     return bake_and_install(cookies_session, postgres_databases, **request.param)
+
+
+@dataclass
+class WriteOutcome:
+    create_statuses: list[int]
+    publish_statuses: list[int]
+
+    def server_errors(self) -> int:
+        return sum(s >= 500 for s in self.create_statuses + self.publish_statuses)
+
+
+async def create_then_publish(url: str, token: str, count: int) -> WriteOutcome:
+    """`count` concurrent creates, then `count` concurrent publishes (one id each)."""
+    limits = httpx.Limits(max_connections=count)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(limits=limits, timeout=120, headers=headers) as client:
+        posts = [{"title": f"post {n}"} for n in range(count)]
+        creates = await asyncio.gather(
+            *(client.post(f"{url}/api/blog/posts", json=post) for post in posts)
+        )
+        ids = [r.json()["id"] for r in creates if r.status_code == 201]
+        publishes = await asyncio.gather(
+            *(client.post(f"{url}/api/blog/posts/publish", json={"ids": [i]}) for i in ids)
+        )
+    return WriteOutcome([r.status_code for r in creates], [r.status_code for r in publishes])
+
+
+def count_published_posts(project: BakedProject, username: str) -> int:
+    """Counted in the database itself, not through the API under test."""
+    count = (
+        "from blog.models import Post; "
+        f"print(Post.objects.filter(author__username={username!r}, published=True).count())"
+    )
+    return int(project.uv_run("python", "manage.py", "shell", "-c", count).stdout.split()[-1])
+
+
+# Writes unthrottled: the tests send far more than WRITE_RATE allows one user.
+NO_WRITE_THROTTLE = {"WRITE_RATE": ""}

@@ -1,12 +1,14 @@
 """Dockerfile, compose file, CI workflow and pre-commit config of each bake: linted and
 validated, or absent when their option is off."""
 
+import fnmatch
 import json
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 from conftest import TEMPLATE_DIR, BakedProject
 
 pytestmark = pytest.mark.slow
@@ -63,3 +65,34 @@ def test_ci_workflow_is_valid_or_absent(project: BakedProject) -> None:
 
 def test_pre_commit_config_is_valid(project: BakedProject) -> None:
     tool(str(TOOLS / "pre-commit"), "validate-config", ".pre-commit-config.yaml", cwd=project.path)
+
+
+def test_sqlite_database_lives_on_a_named_volume_in_compose(project: BakedProject) -> None:
+    if project.context["use_docker"] != "yes":
+        return
+    compose = yaml.safe_load((project.path / "compose.yaml").read_text())
+    web = compose["services"]["web"]
+    url = web["environment"]["DATABASE_URL"]
+    if project.context["database"] != "sqlite":
+        assert url.startswith("postgres://")
+        return
+    database_dir = str(PurePosixPath(url.removeprefix("sqlite:///")).parent)
+    mounts = dict(volume.split(":", 1) for volume in web["volumes"])
+
+    assert database_dir != "/app"  # not the image's own code directory
+    assert database_dir in mounts.values()
+    volume = next(name for name, target in mounts.items() if target == database_dir)
+    assert volume in compose["volumes"]  # a named volume, not a path inside the container
+
+
+@pytest.mark.parametrize("ignore_file", [".gitignore", ".dockerignore"])
+def test_the_sqlite_database_and_its_wal_files_are_ignored(
+    project: BakedProject, ignore_file: str
+) -> None:
+    path = project.path / ignore_file
+    if not path.exists():
+        assert ignore_file == ".dockerignore" and project.context["use_docker"] != "yes"
+        return
+    patterns = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"):
+        assert any(fnmatch.fnmatch(name, pattern.rstrip("/")) for pattern in patterns), name

@@ -10,7 +10,15 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import BakedProject, Server, bake_and_install, running_uvicorn
+from conftest import (
+    NO_WRITE_THROTTLE,
+    BakedProject,
+    Server,
+    bake_and_install,
+    count_published_posts,
+    create_then_publish,
+    running_uvicorn,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +106,45 @@ def test_200_concurrent_reads_succeed_within_the_pool(
     assert statuses == [200] * 200
     assert max(watcher.samples) <= POOL_MAX_SIZE
     assert watcher.samples[-1] <= POOL_MAX_SIZE
+
+
+def test_200_concurrent_creates_then_publishes_all_succeed(
+    postgres_project: BakedProject, tmp_path: Path
+) -> None:
+    token = postgres_project.api_token("pg-writer")
+    log = tmp_path / "uvicorn.log"
+    with running_uvicorn(postgres_project, log, env=NO_WRITE_THROTTLE) as server:
+        outcome = asyncio.run(create_then_publish(server.url, token, 200))
+
+    assert outcome.server_errors() == 0, log.read_text()[-3000:]
+    assert outcome.create_statuses == [201] * 200
+    assert outcome.publish_statuses == [200] * 200
+    assert count_published_posts(postgres_project, "pg-writer") == 200
+
+
+async def publish_crosswise(url: str, token: str, first: int, second: int) -> list[int]:
+    """100 concurrent publishes, half of [first, second], half of [second, first]."""
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(limits=limits, timeout=120, headers=headers) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{url}/api/blog/posts/publish",
+                    json={"ids": [first, second] if n % 2 else [second, first]},
+                )
+                for n in range(100)
+            )
+        )
+    return [r.status_code for r in responses]
+
+
+def test_crosswise_publishes_do_not_deadlock(
+    postgres_project: BakedProject, staff_token: str, tmp_path: Path
+) -> None:
+    # Without one lock order, PostgreSQL aborts one of each crossing pair (DeadlockDetected).
+    log = tmp_path / "uvicorn.log"
+    with running_uvicorn(postgres_project, log, env=NO_WRITE_THROTTLE) as server:
+        statuses = asyncio.run(publish_crosswise(server.url, staff_token, 1, 2))
+
+    assert statuses == [200] * 100, log.read_text()[-3000:]

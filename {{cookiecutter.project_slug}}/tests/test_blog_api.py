@@ -90,6 +90,7 @@ async def test_create_post_stores_it_as_the_callers(client: AsyncClient, alice: 
         {},
         {"title": ""},
         {"title": "   "},
+        {"title": "\u000b\u3000"},  # whitespace too, once stripped
         {"title": "x" * 201},
         {"title": "ok", "published": "maybe"},
         {"title": "ok", "published": 1},

@@ -5,10 +5,13 @@ which osmem (OpenSearch-compatible) answers with 406. This node class sends the 
 media types instead; the product's own client talks to real Elasticsearch unchanged.
 """
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from elastic_transport import AiohttpHttpNode, HttpHeaders
 from elastic_transport._node import NodeApiResponse
+from osmem_server import OsmemServer
 
 
 class PlainMediaTypeNode(AiohttpHttpNode):
@@ -28,3 +31,10 @@ class PlainMediaTypeNode(AiohttpHttpNode):
                     plain = "application/x-ndjson" if "x-ndjson" in value else "application/json"
                     headers[name] = plain
         return await super().perform_request(method, target, body=body, headers=headers, **kwargs)
+
+
+@contextlib.contextmanager
+def running_engine() -> Iterator[str]:
+    """osmem-server in a process of its own, for `make fuzz`: yields its URL."""
+    with OsmemServer.start() as server:
+        yield server.url

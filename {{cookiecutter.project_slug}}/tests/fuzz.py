@@ -1,0 +1,138 @@
+"""`make fuzz`: Schemathesis against this project, served by uvicorn as in production.
+
+Schemathesis reads /api/openapi.json and sends generated requests, valid and not, to
+every operation for a bounded time, checking: no 5xx, only documented statuses, answers
+that match their schemas and content types, invalid input refused, wrong methods a 405.
+It runs against a scratch database (FUZZ_DATABASE_URL, by default a temporary SQLite
+file; point it at a scratch PostgreSQL database to fuzz that) and, with search, the
+in-memory engine the tests use; throttles off, say-after delays capped at 0.05 s.
+
+    uv run --group fuzz python -m tests.fuzz [--max-time SECONDS] [schemathesis options]
+"""
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=1)
+            return
+        time.sleep(0.2)
+    sys.exit(f"the server did not answer within 60 s:\n{log.read_text()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-time", type=int, default=120, help="seconds of fuzzing")
+    options, schemathesis_args = parser.parse_known_args()
+
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fuzz-")))
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": f"{PROJECT_SLUG}.settings",
+            "DATABASE_URL": os.environ.get(
+                "FUZZ_DATABASE_URL", f"sqlite:///{scratch / 'fuzz.sqlite3'}"
+            ),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "SECURE_SSL_REDIRECT": "false",
+            "SAY_AFTER_RATE": "",
+            "WRITE_RATE": "",
+            "SAY_AFTER_MAX_DELAY": "0.05",
+            "LOG_FLUSH_INTERVAL": "0",
+        }
+        if importlib.util.find_spec("search") is not None:
+            # With the search app: the in-memory engine the tests use, and its index.
+            engine = importlib.import_module("tests.search.engine")
+            env["ELASTICSEARCH_URL"] = stack.enter_context(engine.running_engine())
+            env["ELASTICSEARCH_NODE_CLASS"] = "tests.search.engine.PlainMediaTypeNode"
+        manage(env, "migrate", "--no-input")
+        if "ELASTICSEARCH_URL" in env:
+            manage(env, "search_index", "--rebuild")
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; "
+            "get_user_model().objects.get_or_create(username='fuzzer', is_staff=True)",
+        )
+        token = manage(env, "create_api_token", "fuzzer", "--name", "fuzz").split()[-1]
+
+        port = free_port()
+        log = scratch / "server.log"
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", f"{PROJECT_SLUG}.asgi:application"),
+                *("--port", str(port), "--no-access-log"),
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=stack.enter_context(log.open("w")),
+            stderr=subprocess.STDOUT,
+        )
+        stack.callback(server.wait, 30)
+        stack.callback(server.terminate)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/api/health", server, log)
+
+        fuzz = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                *("--config-file", str(PROJECT_DIR / "tests/schemathesis.toml")),
+                "run",
+                f"{base}/api/openapi.json",
+                *("--checks", "all"),
+                *("--header", f"Authorization: Bearer {token}"),
+                *("--max-time", str(options.max_time)),
+                "--no-color",
+                *schemathesis_args,
+            ],
+            cwd=scratch,
+            check=False,
+        )
+        if fuzz.returncode != 0:
+            errors = [line for line in log.read_text().splitlines() if '"ERROR"' in line]
+            print("\nServer errors during the run:", *errors[-20:], sep="\n")
+        return fuzz.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
