@@ -254,7 +254,9 @@ class WriteOutcome:
 
 async def create_then_publish(url: str, token: str, count: int) -> WriteOutcome:
     """`count` concurrent creates, then `count` concurrent publishes (one id each)."""
-    limits = httpx.Limits(max_connections=count)
+    # A connection per request: uvicorn closes idle ones after 5 s, and reusing one it has
+    # just closed would be a client-side error, not the server's.
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(limits=limits, timeout=120, headers=headers) as client:
         posts = [{"title": f"post {n}"} for n in range(count)]

@@ -1,13 +1,16 @@
 """The default project under a real uvicorn, talked to over TCP."""
 
 import asyncio
+import json
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BakedProject, Server, running_uvicorn
+from conftest import BakedProject, Server, free_port, running_uvicorn, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +107,52 @@ def test_log_lines_still_waiting_are_written_on_sigterm(
 
     assert not any(request_id in waiting for request_id in ids), waiting
     assert all(request_id in log for request_id in ids), log
+
+
+async def abandon(url: str, count: int, after: float) -> None:
+    """`count` requests whose client gives up after `after` seconds."""
+    async with httpx.AsyncClient(timeout=after) as client:
+        results = await asyncio.gather(
+            *(client.get(url, params={"delay": 5}) for _ in range(count)), return_exceptions=True
+        )
+    assert all(isinstance(result, httpx.TimeoutException) for result in results), results
+
+
+def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
+    default_project: BakedProject, tmp_path: Path
+) -> None:
+    """scripts/serve (the Dockerfile's CMD) with two workers: every line is JSON, uvicorn's
+    supervisor and workers included, and a request the client dropped is a 499 line."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {
+        **default_project.env(),
+        "PATH": f"{default_project.path / '.venv/bin'}{os.pathsep}{os.environ['PATH']}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["sh", "scripts/serve"], cwd=default_project.path, env=env, stdout=log, stderr=log
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/api/health", process, log_path)
+        asyncio.run(abandon(f"http://127.0.0.1:{port}/api/say-async", 20, after=0.5))
+        time.sleep(1)  # the access lines wait up to LOG_FLUSH_INTERVAL
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    lines = log_path.read_text().splitlines()
+
+    entries = [json.loads(line) for line in lines]  # fails on the first line that is not JSON
+    messages = [entry["message"] for entry in entries]
+    assert "Started parent process" in " ".join(messages)
+    assert messages.count("Application shutdown complete.") == 2
+    dropped = [entry for entry in entries if entry.get("status") == 499]
+    assert len(dropped) == 20, lines
+    assert all(entry["path"] == "/api/say-async" for entry in dropped)
+    assert all(400 <= entry["duration_ms"] < 5000 for entry in dropped)
+    assert len({entry["request_id"] for entry in dropped}) == 20

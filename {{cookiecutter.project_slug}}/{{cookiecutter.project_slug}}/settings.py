@@ -213,19 +213,27 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
+        # The server's own few lines at once: its last ones ("Application shutdown
+        # complete.") come after the final flush, and would otherwise be lost.
+        "server": {
+            "()": "{{ cookiecutter.project_slug }}.log_stream.BatchedStreamHandler",
+            "interval": 0,
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["default"], "level": LOG_LEVEL},
     "loggers": {
         # Django's handlers would print its records a second time; uvicorn's own lines
         # ("Started server process", ...) get the same format as ours.
-        **{
-            name: {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False}
-            for name in ("django", "uvicorn", "uvicorn.error")
-        },
+        "django": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn": {"handlers": ["server"], "level": LOG_LEVEL, "propagate": False},
         # The app logs one access line per request (request_log.py): not uvicorn's too.
         "uvicorn.access": {"handlers": [], "propagate": False},
     },
 }
+# Python's warnings too ("No directory at: staticfiles/"), as log lines in the same format.
+logging.captureWarnings(True)
 # No format here prints a record's thread: skip looking it up, a few microseconds per
 # record (logging HOWTO, "Optimization"). Drop this line if you add %(threadName)s to a
 # format. The process id stays: gunicorn's own format prints it.
