@@ -28,6 +28,7 @@ class Guard:
 
 SEARCH_API = "tests/search/test_search_api.py"
 PERMISSIONS = "tests/test_permissions.py"
+SQLITE = "tests/test_database_sqlite.py"
 GUARDS = [
     Guard(
         "search-502s",
@@ -283,6 +284,110 @@ GUARDS = [
         'if getattr(self.stream, "closed", False):',
         "if False:",
         ("tests/test_log_stream.py::test_lines_waiting_for_a_closed_stream_are_dropped_quietly",),
+    ),
+    Guard(
+        "sqlite-immediate-transactions",
+        "concurrent SQLite writers wait for the lock instead of failing",
+        "{slug}/settings.py",
+        '"transaction_mode": "IMMEDIATE",',
+        "",
+        (f"{SQLITE}::test_concurrent_read_then_write_transactions_all_commit",),
+    ),
+    Guard(
+        "sqlite-wal",
+        "SQLite runs in WAL mode",
+        "{slug}/settings.py",
+        "PRAGMA journal_mode=WAL; ",
+        "",
+        (f"{SQLITE}::test_connections_use_wal_and_synchronous_normal",),
+    ),
+    Guard(
+        "database-503",
+        "a locked database is a 503 with Retry-After, not a 500",
+        "{slug}/errors.py",
+        "api.add_exception_handler(OperationalError, database_unavailable)",
+        "",
+        (f"{SQLITE}::test_a_locked_database_is_a_503_with_retry_after",),
+    ),
+    Guard(
+        "json-errors",
+        "errors under /api/ answer JSON, Django's own pages included",
+        "{slug}/json_errors.py",
+        "        return as_json(response)",
+        "        return response",
+        ("tests/test_json_errors.py",),
+    ),
+    Guard(
+        "contract-422",
+        "the schema documents the 422 of every operation with input",
+        "{slug}/openapi.py",
+        "    if operation.models:",
+        "    if not operation.models:",
+        ("tests/test_openapi.py",),
+    ),
+    Guard(
+        "body-is-an-object",
+        'a body that is not a JSON object is a 422 (Ninja read "AAA" as a title)',
+        "blog/schemas.py",
+        "class PostIn(JsonObject):",
+        "class PostIn(Schema):",
+        ("tests/test_blog_api.py::test_create_post_rejects_bad_input_and_stores_nothing",),
+    ),
+    Guard(
+        "strict-ids",
+        "JSON true is not post 1",
+        "blog/schemas.py",
+        "if isinstance(value, bool) or ",
+        "if ",
+        ("tests/test_blog_api.py::test_publish_ids_are_strict_integers",),
+    ),
+    Guard(
+        "body-limit",
+        "a body over the limit is a 413, a chunked one stopped early",
+        "{slug}/body_limit.py",
+        "if received > self.max_bytes:",
+        "if False:",
+        ("tests/test_asgi.py::test_a_chunked_body_is_stopped_when_it_goes_over_the_limit",),
+    ),
+    Guard(
+        "abandoned-request-499",
+        "a request the client abandoned still gets its access line, status 499",
+        "{slug}/request_log.py",
+        "            status = CLIENT_CLOSED_REQUEST\n",
+        "",
+        ("tests/test_request_log.py::test_an_abandoned_request_still_gets_its_access_line",),
+    ),
+    Guard(
+        "log-line-forging",
+        "a %0A in the path cannot forge a log line",
+        "{slug}/request_log.py",
+        "        escape_controls(request.path),",
+        "        request.path,",
+        ("tests/test_request_log.py::test_a_newline_in_the_path_cannot_forge_a_log_line",),
+    ),
+    Guard(
+        "probes-any-host",
+        "the probes answer whatever the Host",
+        "{slug}/middleware.py",
+        "        if request.path in PROBE_PATHS:",
+        "        if False:",
+        ("tests/test_health.py::test_probes_answer_whatever_the_host_and_nothing_else_does",),
+    ),
+    Guard(
+        "throttle-per-endpoint",
+        "each say-after endpoint has its own budget",
+        "{slug}/api.py",
+        'throttle.scope = f"anon-{endpoint}"',
+        "pass",
+        ("tests/test_request_log.py::test_say_after_is_throttled_with_retry_after",),
+    ),
+    Guard(
+        "deploy-check-clean",
+        "check --deploy is clean with the minimal production environment",
+        "{slug}/settings.py",
+        '"SECURE_HSTS_PRELOAD", default=not DEBUG)',
+        '"SECURE_HSTS_PRELOAD", default=False)',
+        ("tests/test_asgi.py::test_deploy_check_is_clean_with_the_minimal_production_environment",),
     ),
 ]
 
