@@ -114,8 +114,8 @@ GUARDS = [
         "say-after-throttle",
         "say-after answers 429 with Retry-After past SAY_AFTER_RATE",
         "{slug}/api.py",
-        "[AnonRateThrottle(settings.SAY_AFTER_RATE)] if settings.SAY_AFTER_RATE else []",
-        "[]",
+        "    return [throttle]\n",
+        "    return []\n",
         ("tests/test_request_log.py::test_say_after_is_throttled_with_retry_after",),
     ),
     Guard(
@@ -233,9 +233,12 @@ GUARDS = [
         "request-id-in-written-lines",
         "the lines the log handler writes carry the request's id",
         "{slug}/request_log.py",
-        "record.request_id = request_id.get()",
+        'record.request_id = getattr(request, "request_id", None) or request_id.get()',
         'record.request_id = "-"',
-        ("tests/test_request_log.py::test_written_access_line_carries_the_request_id",),
+        (
+            "tests/test_request_log.py::test_written_access_line_carries_the_request_id",
+            "tests/test_request_log.py::test_djangos_own_lines_carry_the_request_id",
+        ),
     ),
     Guard(
         "request-id-filter-configured",

@@ -120,7 +120,7 @@ async def test_an_abandoned_request_still_gets_its_access_line(
 
     (line,) = [record for record in caplog.records if record.name == "access"]
     assert (line.method, line.path, line.status) == ("GET", "/api/say-async", 499)  # type: ignore[attr-defined]
-    assert 300 <= line.duration_ms < 5000  # type: ignore[attr-defined]
+    assert 100 <= line.duration_ms < 5000  # type: ignore[attr-defined]  # until it left
 
 
 async def test_djangos_own_lines_carry_the_request_id(written_lines: WrittenLines) -> None:
