@@ -1,10 +1,14 @@
 """A PostgreSQL project under real uvicorn: concurrent async ORM reads stay within the pool."""
 
 import asyncio
+import os
+import signal
+import socket
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -148,3 +152,65 @@ def test_crosswise_publishes_do_not_deadlock(
         statuses = asyncio.run(publish_crosswise(server.url, staff_token, 1, 2))
 
     assert statuses == [200] * 100, log.read_text()[-3000:]
+
+
+class SilentDatabase(threading.Thread):
+    """Accepts connections and never answers: a database that hangs."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def thread_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_probes_of_a_hung_database_leave_nothing_running(
+    postgres_project: BakedProject, tmp_path: Path
+) -> None:
+    database = SilentDatabase()
+    database.start()
+    env = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{database.port}/hung",
+        "READY_CHECK_TIMEOUT": "1",
+        "DATABASE_CONNECT_TIMEOUT": "1",
+        "DATABASE_POOL_TIMEOUT": "60",  # for requests; a probe must not wait that long
+    }
+    log = tmp_path / "uvicorn.log"
+    try:
+        with running_uvicorn(postgres_project, log, env=env) as server:
+            pid = server.process.pid
+            first = httpx.get(f"{server.url}/api/ready", timeout=10)
+            time.sleep(2)
+            before = thread_count(pid)
+            with ThreadPoolExecutor(20) as pool:
+                probes = list(
+                    pool.map(lambda _: httpx.get(f"{server.url}/api/ready", timeout=10), range(20))
+                )
+            time.sleep(3)  # the probes' time is up: nothing of theirs may still run
+            after = thread_count(pid)
+            server.process.send_signal(signal.SIGTERM)
+            exit_code = server.process.wait(timeout=15)  # no wait for hung work
+    finally:
+        database.close()
+
+    print(f"\nhung database: threads {before} before 20 probes, {after} 3 s after")
+    assert [r.status_code for r in [first, *probes]] == [503] * 21
+    assert all(r.json()["checks"]["database"] != "ok" for r in probes)
+    assert after <= before + 2, log.read_text()[-2000:]
+    assert exit_code in (0, -signal.SIGTERM)

@@ -32,6 +32,15 @@ class Readiness(Schema):
 
 
 def _query_database() -> None:
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        # PostgreSQL's pool: wait for a connection no longer than the probe waits, so that a
+        # database that never answers leaves no probe thread behind (the pool's own timeout
+        # is for requests, and longer).
+        pool.open()  # as Django does before it takes a connection (a no-op once open)
+        with pool.connection(timeout=settings.READY_CHECK_TIMEOUT) as pooled:
+            pooled.execute("SELECT 1")
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 
