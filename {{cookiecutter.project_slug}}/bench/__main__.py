@@ -181,6 +181,12 @@ def main() -> None:
     print(HEADER)
     rows = run_all(scenarios(args.quick), args.url, PROJECT_SLUG)
     print("times in ms; over = p99 - delay (the cost on top of the ideal answer time)")
+    throttled = sum(row.result.statuses.get(429, 0) for row in rows)
+    if throttled:  # only with --url: the servers the bench starts do not throttle
+        print(
+            f"{throttled} requests were answered 429 (counted in fail): that server throttles "
+            "say-after per client IP; start it with SAY_AFTER_RATE= to measure it"
+        )
     if not args.no_hot_path:
         cpu = hot_path(100 if args.quick else 500)
         project, minimal, stock = (cpu[which] for which in HOT_PATH_APPS)
