@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from accounts.models import User
 from accounts.tokens import issue_token
@@ -77,6 +78,15 @@ def written_lines() -> Iterator[WrittenLines]:
 
     yield lines
     handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+async def close_sync_to_async_connections() -> AsyncIterator[None]:
+    """After each test, close the database connection of the thread where async tests' ORM
+    calls run: left open, the next test's views would reuse it, and at the end of the run it
+    would keep the test database from being dropped ("being accessed by other users")."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,14 @@ Schemathesis reads /api/openapi.json and sends generated requests, valid and not
 every operation for a bounded time, checking: no 5xx, only documented statuses, answers
 that match their schemas and content types, invalid input refused, wrong methods a 405.
 It runs against a scratch database (FUZZ_DATABASE_URL, by default a temporary SQLite
-file; point it at a scratch PostgreSQL database to fuzz that) and, with search, the
-in-memory engine the tests use; throttles off, say-after delays capped at 0.05 s.
+file; point it at a scratch PostgreSQL database to fuzz that), with throttles off and
+say-after delays capped at 0.05 s{% if cookiecutter.use_elasticsearch == "yes" %}, and the in-memory search engine the tests use{% endif %}.
 
     uv run --group fuzz python -m tests.fuzz [--max-time SECONDS] [schemathesis options]
 """
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
 import os
 import secrets
 import socket
@@ -23,6 +21,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+
+from tests.search.engine import running_engine
+{%- endif %}
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
@@ -79,14 +81,15 @@ def main() -> int:
             "SAY_AFTER_MAX_DELAY": "0.05",
             "LOG_FLUSH_INTERVAL": "0",
         }
-        if importlib.util.find_spec("search") is not None:
-            # With the search app: the in-memory engine the tests use, and its index.
-            engine = importlib.import_module("tests.search.engine")
-            env["ELASTICSEARCH_URL"] = stack.enter_context(engine.running_engine())
-            env["ELASTICSEARCH_NODE_CLASS"] = "tests.search.engine.PlainMediaTypeNode"
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+        # The in-memory engine the tests use, and its index.
+        env["ELASTICSEARCH_URL"] = stack.enter_context(running_engine())
+        env["ELASTICSEARCH_NODE_CLASS"] = "tests.search.engine.PlainMediaTypeNode"
+{%- endif %}
         manage(env, "migrate", "--no-input")
-        if "ELASTICSEARCH_URL" in env:
-            manage(env, "search_index", "--rebuild")
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+        manage(env, "search_index", "--rebuild")
+{%- endif %}
         manage(
             env,
             "shell",

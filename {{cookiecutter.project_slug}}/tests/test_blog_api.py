@@ -92,6 +92,7 @@ async def test_create_post_stores_it_as_the_callers(client: AsyncClient, alice: 
         {"title": "   "},
         {"title": "\u000b\u3000"},  # whitespace too, once stripped
         {"title": "x" * 201},
+        {"title": " " + "x" * 200},  # over the limit as sent, whatever stripping leaves
         {"title": "ok", "published": "maybe"},
         {"title": "ok", "published": 1},
         '"AAA"',  # a JSON string, not an object (Ninja would read "AAA".title())

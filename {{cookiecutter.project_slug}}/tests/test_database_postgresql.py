@@ -2,7 +2,8 @@
 connection free in time."""
 
 import pytest
-from django.db import connection
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
 from django.test import AsyncClient
 from psycopg_pool import PoolTimeout
 
@@ -11,6 +12,9 @@ from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_exhausted_pool_is_a_503_with_retry_after() -> None:
+    # The view will run in the thread of sync_to_async work: it must ask the pool for a
+    # connection, not reuse one that an earlier test's ORM call left open there.
+    await sync_to_async(connections.close_all)()
     pool = connection.pool  # type: ignore[attr-defined]  # the PostgreSQL backend's
     assert pool is not None, "the project's settings turn psycopg's pool on"
     held = []
