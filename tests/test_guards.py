@@ -289,6 +289,22 @@ GUARDS = [
         ("tests/test_log_stream.py::test_lines_waiting_for_a_closed_stream_are_dropped_quietly",),
     ),
     Guard(
+        "search-html-highlights",
+        "highlights are HTML-encoded: stored markup comes back escaped",
+        "search/api.py",
+        '"encoder": "html", ',
+        "",
+        (f"{SEARCH_API}::test_highlights_are_html_escaped",),
+    ),
+    Guard(
+        "search-no-regex",
+        "a regular expression (a scan of every term) is refused with a 400",
+        "search/api.py",
+        "    if has_regular_expression(params.q):",
+        "    if False:",
+        (f"{SEARCH_API}::test_malformed_or_expensive_query_is_a_400",),
+    ),
+    Guard(
         "sqlite-immediate-transactions",
         "concurrent SQLite writers wait for the lock instead of failing",
         "{slug}/settings.py",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from elasticsearch import NotFoundError
 from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
 
 from .client import get_client
 from .documents import SEARCHED_FIELDS, index_name
@@ -38,10 +39,27 @@ class SearchResults(Schema):
     hits: list[SearchHit]
 
 
+def has_regular_expression(query: str) -> bool:
+    """An unescaped "/" starts a regular expression in query_string syntax."""
+    escaped = False
+    for character in query:
+        if character == "/" and not escaped:
+            return True
+        escaped = character == "\\" and not escaped
+    return False
+
+
 @router.get("", response={200: SearchResults, **SEARCH_ERRORS})
 async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResults:
     """Search published posts. An index that does not exist yet gives no hits, not an error
-    (run `manage.py search_index` to build it)."""
+    (run `manage.py search_index` to build it). Highlights are HTML-encoded: `<em>` marks
+    the matches, and everything else in them is escaped text."""
+    if has_regular_expression(params.q):
+        # Like a leading wildcard, a regular expression scans every term in the index.
+        raise HttpError(
+            400,
+            "Malformed query: regular expressions (/.../) are not allowed; escape a slash as \\/",
+        )
     try:
         found = await get_client().search(
             index=index_name(),
@@ -58,7 +76,8 @@ async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchRes
                     "filter": {"term": {"published": True}},
                 }
             },
-            highlight={"fields": {"title": {}, "body": {}}},
+            # Stored text is escaped in highlights: clients may insert them as HTML.
+            highlight={"encoder": "html", "fields": {"title": {}, "body": {}}},
             size=params.size,
             from_=params.from_,
             track_total_hits=True,

@@ -58,7 +58,9 @@ async def test_query_string_syntax_works(index_posts: IndexPosts) -> None:
     assert [hit["title"] for hit in response.json()["hits"]] == ["async views"]
 
 
-@pytest.mark.parametrize("query", ["title:(unclosed", "*leading"])
+@pytest.mark.parametrize(
+    "query", ["title:(unclosed", "*leading", "/.*orn.*/", "title:/a.*/", "a \\\\/b/"]
+)
 async def test_malformed_or_expensive_query_is_a_400(index_posts: IndexPosts, query: str) -> None:
     await index_posts(("anything", True))
 
@@ -66,6 +68,25 @@ async def test_malformed_or_expensive_query_is_a_400(index_posts: IndexPosts, qu
 
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Malformed query: ")
+
+
+async def test_an_escaped_slash_is_a_plain_character(index_posts: IndexPosts) -> None:
+    await index_posts(("either/or", True))
+
+    response = await search(q="either\\/or")
+
+    assert response.status_code == 200
+
+
+async def test_highlights_are_html_escaped(index_posts: IndexPosts) -> None:
+    await index_posts(("quokkafest <script>alert(1)</script>", True))
+
+    response = await search(q="quokkafest")
+
+    (highlight,) = response.json()["hits"][0]["highlight"]["title"]
+    assert "<script>" not in highlight
+    assert "&lt;script&gt;" in highlight
+    assert "<em>quokkafest</em>" in highlight
 
 
 async def test_missing_index_gives_no_hits() -> None:
