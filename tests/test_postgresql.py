@@ -176,6 +176,9 @@ class SilentDatabase(threading.Thread):
             conn.close()
 
 
+PROBES = 40
+
+
 def probe_concurrently(url: str, count: int) -> list[httpx.Response]:
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(lambda _: httpx.get(f"{url}/api/ready", timeout=10), range(count)))
@@ -200,12 +203,10 @@ def test_probes_of_a_hung_database_leave_nothing_running(
     try:
         with running_uvicorn(postgres_project, log, env=env) as server:
             pid = server.process.pid
-            # A first round grows what is pooled on purpose (the pool's workers, the event
-            # loop's executor); the second must leave nothing more behind.
             first = probe_concurrently(server.url, 20)
             time.sleep(3)  # the probes' time is up: nothing of theirs may still run
             before = thread_count(pid)
-            probes = probe_concurrently(server.url, 20)
+            probes = probe_concurrently(server.url, PROBES)
             time.sleep(3)
             after = thread_count(pid)
             server.process.send_signal(signal.SIGTERM)
@@ -213,8 +214,11 @@ def test_probes_of_a_hung_database_leave_nothing_running(
     finally:
         database.close()
 
-    print(f"\nhung database: threads {before} before 20 more probes, {after} 3 s after")
-    assert [r.status_code for r in [*first, *probes]] == [503] * 40
+    print(f"\nhung database: threads {before} before {PROBES} more probes, {after} 3 s after")
+    assert [r.status_code for r in [*first, *probes]] == [503] * (20 + PROBES)
     assert all(r.json()["checks"]["database"] != "ok" for r in probes)
-    assert after <= before + 2, log.read_text()[-2000:]
+    # Pools may still grow to their bound (the event loop's default executor, which the
+    # search client's DNS lookups use, holds up to min(32, CPUs + 4) threads); a probe that
+    # left its thread behind would add one per probe, PROBES in all.
+    assert after - before <= min(32, (os.cpu_count() or 1) + 4) < PROBES, log.read_text()[-2000:]
     assert exit_code in (0, -signal.SIGTERM)
