@@ -18,8 +18,7 @@ from {{ cookiecutter.project_slug }}.errors import Message
 
 from . import queries
 from .models import Post
-from .schemas import PostIn, PostOut, PostPage, PublishIn, PublishOut
-from .signals import post_created
+from .schemas import PostIn, PostOut, PostPage, PostPatch, PublishIn, PublishOut
 
 router = Router(tags=["blog"])
 
@@ -70,8 +69,6 @@ async def create_post(request: HttpRequest, data: PostIn) -> Status[Post]:
         body=data.body,
         published=data.published,
     )
-    # Receivers run after the post is saved; robust: one that fails cannot lose the post.
-    await post_created.asend_robust(sender=Post, post=post)
     return Status(201, post)
 
 
@@ -87,6 +84,43 @@ async def get_post(request: HttpRequest, post_id: int) -> Post:
         return await queries.get_post(post_id, viewer=request.auth)  # type: ignore[attr-defined]
     except Post.DoesNotExist:
         raise HttpError(404, f"Post {post_id} does not exist") from None
+
+
+@router.patch(
+    "/posts/{int:post_id}",
+    response={200: PostOut, 404: Message, **WRITE_ERRORS},
+    auth=WRITE,
+    throttle=write_throttles,
+)
+async def update_post(request: HttpRequest, post_id: int, data: PostPatch) -> Post:
+    """Change your post's title, body or published state (staff: anyone's). Setting
+    published to false unpublishes it."""
+    changes = data.dict(exclude_unset=True)
+    # null means "leave as it is" too: no field of a post can be null.
+    changes = {field: value for field, value in changes.items() if value is not None}
+    try:
+        return await queries.update_post(request.auth, post_id, changes)  # type: ignore[attr-defined]
+    except Post.DoesNotExist:
+        raise HttpError(404, f"Post {post_id} does not exist") from None
+    except queries.ChangeForbidden:
+        raise HttpError(403, f"Post {post_id} is not yours to change") from None
+
+
+@router.delete(
+    "/posts/{int:post_id}",
+    response={204: None, 404: Message, **WRITE_ERRORS},
+    auth=WRITE,
+    throttle=write_throttles,
+)
+async def delete_post(request: HttpRequest, post_id: int) -> Status[None]:
+    """Delete your post (staff: anyone's)."""
+    try:
+        await queries.delete_post(request.auth, post_id)  # type: ignore[attr-defined]
+    except Post.DoesNotExist:
+        raise HttpError(404, f"Post {post_id} does not exist") from None
+    except queries.ChangeForbidden:
+        raise HttpError(403, f"Post {post_id} is not yours to delete") from None
+    return Status(204, None)
 
 
 @router.post(

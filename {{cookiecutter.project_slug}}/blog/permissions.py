@@ -3,7 +3,8 @@
 - Published posts are for everyone.
 - Drafts are for their author and staff; to anyone else they do not exist (404, not 403:
   a 403 would tell that the draft is there).
-- Publishing is for the author and staff; anyone else who can see the post gets a 403.
+- Publishing, editing and deleting are for the author and staff; anyone else who can see
+  the post gets a 403.
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -33,3 +34,7 @@ def can_view(user: Viewer, post: Post) -> bool:
 
 def can_publish(user: Viewer, post: Post) -> bool:
     return user.is_authenticated and (is_staff(user) or post.author_id == user.pk)
+
+
+# Changing a post (edit, unpublish, delete) follows the same rule as publishing it.
+can_change = can_publish

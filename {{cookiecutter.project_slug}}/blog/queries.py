@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from .models import Post
-from .permissions import Viewer, can_publish, visible_posts
+from .permissions import Viewer, can_change, can_publish, visible_posts
 
 if TYPE_CHECKING:  # for the annotations only: code reaches the model via AUTH_USER_MODEL
     from accounts.models import User
@@ -42,6 +42,10 @@ class PublishForbidden(Exception):
     def __init__(self, ids: list[int]) -> None:
         super().__init__(f"Not allowed to publish: {ids}")
         self.ids = ids
+
+
+class ChangeForbidden(Exception):
+    pass
 
 
 def _posts(viewer: Viewer, published: bool | None = None) -> QuerySet[Post]:
@@ -120,6 +124,33 @@ def _publish_posts(user: Viewer, post_ids: list[int]) -> list[int]:
     return list(dict.fromkeys(post_ids))
 
 
+def _locked_post(user: Viewer, post_id: int) -> Post:
+    post = _posts(user).select_for_update(of=("self",)).filter(pk=post_id).first()
+    if post is None:
+        raise Post.DoesNotExist(f"Post {post_id} does not exist")
+    if not can_change(user, post):
+        raise ChangeForbidden(f"Not allowed to change post {post_id}")
+    return post
+
+
+def _update_post(user: Viewer, post_id: int, changes: dict[str, object]) -> Post:
+    # Read, check and write under the row lock: a concurrent change cannot slip in between.
+    with transaction.atomic():
+        post = _locked_post(user, post_id)
+        for field, value in changes.items():
+            setattr(post, field, value)
+        if changes:
+            post.save(update_fields=[*changes, "updated_at"])
+    return post
+
+
+def _delete_post(user: Viewer, post_id: int) -> None:
+    with transaction.atomic():
+        _locked_post(user, post_id).delete()
+
+
 # One sync function in one thread: transaction.atomic() has no async form, and the whole
 # transaction must run on the one connection of that thread.
 publish_posts = sync_to_async(_publish_posts)
+update_post = sync_to_async(_update_post)
+delete_post = sync_to_async(_delete_post)

@@ -54,6 +54,14 @@ class PostIn(JsonObject):
     published: StrictBool = False
 
 
+class PostPatch(JsonObject):
+    """The fields to change; those left out stay as they are."""
+
+    title: Title | None = None
+    body: Body | None = None
+    published: StrictBool | None = None
+
+
 class PostOut(Schema):
     id: int
     title: str

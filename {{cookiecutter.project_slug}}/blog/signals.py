@@ -1,5 +1,6 @@
 from django.dispatch import Signal
 
-# Sent (with asend) after the API created a post: post=<Post>. Other apps react to it
-# (search indexes the post) without the blog importing them.
-post_created = Signal()
+# Sent inside the transaction that created, changed or deleted posts: ids=[<post id>, ...].
+# Every write path sends it (models.py), so a receiver that records work in the same
+# transaction (search writes to the outbox) misses none, without the blog importing it.
+posts_changed = Signal()

@@ -8,7 +8,7 @@ from elasticsearch import NotFoundError
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from .client import get_client
+from .client import request_client
 from .documents import SEARCHED_FIELDS, index_name
 from .errors import SEARCH_ERRORS
 
@@ -52,7 +52,7 @@ def has_regular_expression(query: str) -> bool:
 @router.get("", response={200: SearchResults, **SEARCH_ERRORS})
 async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResults:
     """Search published posts. An index that does not exist yet gives no hits, not an error
-    (run `manage.py search_index` to build it). Highlights are HTML-encoded: `<em>` marks
+    (the outbox worker makes it at the first post). Highlights are HTML-encoded: `<em>` marks
     the matches, and everything else in them is escaped text."""
     if has_regular_expression(params.q):
         # Like a leading wildcard, a regular expression scans every term in the index.
@@ -61,27 +61,28 @@ async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchRes
             "Malformed query: regular expressions (/.../) are not allowed; escape a slash as \\/",
         )
     try:
-        found = await get_client().search(
-            index=index_name(),
-            query={
-                "bool": {
-                    "must": {
-                        "query_string": {
-                            "query": params.q,
-                            "fields": SEARCHED_FIELDS,
-                            # A leading wildcard scans every term in the index: refuse it.
-                            "allow_leading_wildcard": False,
-                        }
-                    },
-                    "filter": {"term": {"published": True}},
-                }
-            },
-            # Stored text is escaped in highlights: clients may insert them as HTML.
-            highlight={"encoder": "html", "fields": {"title": {}, "body": {}}},
-            size=params.size,
-            from_=params.from_,
-            track_total_hits=True,
-        )
+        async with request_client() as client:
+            found = await client.search(
+                index=index_name(),
+                query={
+                    "bool": {
+                        "must": {
+                            "query_string": {
+                                "query": params.q,
+                                "fields": SEARCHED_FIELDS,
+                                # A leading wildcard scans every term in the index: refuse it.
+                                "allow_leading_wildcard": False,
+                            }
+                        },
+                        "filter": {"term": {"published": True}},
+                    }
+                },
+                # Stored text is escaped in highlights: clients may insert them as HTML.
+                highlight={"encoder": "html", "fields": {"title": {}, "body": {}}},
+                size=params.size,
+                from_=params.from_,
+                track_total_hits=True,
+            )
     except NotFoundError:
         return SearchResults(total=0, hits=[])
     return SearchResults(

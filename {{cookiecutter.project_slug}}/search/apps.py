@@ -6,17 +6,26 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
-        from blog.signals import post_created
+        from blog.signals import posts_changed
+        from outbox.handlers import register
 
-        from .documents import index_new_post
+        from .indexing import TOPIC, apply_changes, record_changes
 
-        post_created.connect(index_new_post, dispatch_uid="search.index_new_post")
+        posts_changed.connect(record_changes, dispatch_uid="search.record_changes")
+        register(TOPIC, apply_changes)
+
+    async def startup(self) -> None:
+        """Called by the ASGI lifespan wrapper: this loop serves requests until shutdown."""
+        from .client import keep_client_for_this_loop
+
+        keep_client_for_this_loop()
 
     async def ready_check(self) -> None:
         """Part of GET /api/ready: the cluster answers."""
-        from .client import get_client
+        from .client import request_client
 
-        await get_client().info()
+        async with request_client() as client:
+            await client.info()
 
     async def shutdown(self) -> None:
         """Called by the ASGI lifespan wrapper when the server stops."""

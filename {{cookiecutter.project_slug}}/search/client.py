@@ -5,10 +5,18 @@ session lives there); used from another loop it fails with "Event loop is closed
 uvicorn runs one loop per worker, but management commands, Django's test client and
 pytest-asyncio each run their own. get_client() hands every loop its own client, and
 close_all() closes them (the lifespan wrapper calls it at shutdown).
+
+Views use request_client(). Under WSGI (gunicorn, runserver) Django runs each async view
+on a new event loop, and nothing would close a client kept for it: one leaked client per
+request (measured: 1 113 open files after 1 100 searches). So a view shares its loop's
+client only where the loop outlives requests, as the lifespan says (uvicorn); elsewhere it
+gets a client of its own, closed when the view ends.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +26,7 @@ from elasticsearch import AsyncElasticsearch
 logger = logging.getLogger(__name__)
 
 _clients: dict[asyncio.AbstractEventLoop, AsyncElasticsearch] = {}
+_long_lived_loops: set[asyncio.AbstractEventLoop] = set()
 
 
 def build_client() -> AsyncElasticsearch:
@@ -44,9 +53,28 @@ def get_client() -> AsyncElasticsearch:
     return client
 
 
+def keep_client_for_this_loop() -> None:
+    """Called at lifespan startup: this loop serves requests until the lifespan's shutdown."""
+    _long_lived_loops.add(asyncio.get_running_loop())
+
+
+@contextlib.asynccontextmanager
+async def request_client() -> AsyncIterator[AsyncElasticsearch]:
+    """The client for a view: the loop's own if the loop is long-lived, else one closed on exit."""
+    if asyncio.get_running_loop() in _long_lived_loops:
+        yield get_client()
+        return
+    client = build_client()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 async def close_all() -> None:
     """Close every client: this loop's here, the others on their own loop."""
     current = asyncio.get_running_loop()
+    _long_lived_loops.discard(current)
     for loop, client in list(_clients.items()):
         del _clients[loop]
         if loop is current:

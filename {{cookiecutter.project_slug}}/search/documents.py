@@ -1,18 +1,19 @@
-"""What a post looks like in the search index, and how posts get there."""
+"""What a post looks like in the search index, and the index itself.
 
-import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+ELASTICSEARCH_INDEX ("posts") is an alias. It points at one versioned index
+("posts-v20261129103000123456"); a rebuild fills a new version, then swaps the alias in
+one step, so searches see either the old index whole or the new one whole. Only
+published posts are in the index.
+"""
+
 from typing import Any
 
 from django.conf import settings
-from elasticsearch import ApiError, TransportError, helpers
+from elasticsearch import BadRequestError, NotFoundError
 
 from blog.models import Post
 
 from .client import get_client
-
-logger = logging.getLogger(__name__)
 
 MAPPINGS: dict[str, Any] = {
     "properties": {
@@ -23,10 +24,18 @@ MAPPINGS: dict[str, Any] = {
     }
 }
 SEARCHED_FIELDS = ["title^2", "body"]
+# The version that ensure_index() makes when there is none: a fixed name, so that two
+# workers making it at once make one index, not two behind the alias.
+FIRST_VERSION = "v0"
 
 
 def index_name() -> str:
+    """The alias that every read and write goes through."""
     return str(settings.ELASTICSEARCH_INDEX)
+
+
+def version_name(version: str) -> str:
+    return f"{index_name()}-{version}"
 
 
 def post_document(post: Post) -> dict[str, Any]:
@@ -38,56 +47,25 @@ def post_document(post: Post) -> dict[str, Any]:
     }
 
 
-async def index_post(post: Post, *, refresh: bool = False) -> None:
-    await get_client().index(
-        index=index_name(), id=str(post.pk), document=post_document(post), refresh=refresh
-    )
-
-
-async def index_new_post(sender: type[Post], post: Post, **kwargs: Any) -> None:
-    """Receiver of blog's post_created: the post is saved already, so a failure here only
-    leaves it out of search until the next `manage.py search_index`; it is logged, not raised."""
-    try:
-        await index_post(post)
-    except (ApiError, TransportError):
-        logger.exception("Post %s was saved but not indexed; run manage.py search_index", post.pk)
-
-
-async def create_index(*, recreate: bool = False) -> None:
+async def ensure_index() -> None:
+    """Make the first version and its alias unless the alias (or an index of that name,
+    from before aliases) exists. Writing to a missing alias would create an index with
+    guessed mappings instead."""
     client = get_client()
-    if recreate:
-        await client.indices.delete(index=index_name(), ignore_unavailable=True)
-    elif await client.indices.exists(index=index_name()):
+    if await client.indices.exists(index=index_name()):
         return
-    await client.indices.create(index=index_name(), mappings=MAPPINGS)
+    try:
+        await client.indices.create(
+            index=version_name(FIRST_VERSION), mappings=MAPPINGS, aliases={index_name(): {}}
+        )
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
 
 
-@dataclass
-class BulkSummary:
-    total: int
-    indexed: int = 0
-    failed: int = 0
-
-
-async def index_all_posts(
-    *, recreate: bool = False, chunk_size: int = 500, progress: Callable[[BulkSummary], None]
-) -> BulkSummary:
-    """Stream every post from the database into the index, reporting progress per post."""
-    await create_index(recreate=recreate)
-    summary = BulkSummary(total=await Post.objects.acount())
-
-    async def actions() -> AsyncIterator[dict[str, Any]]:
-        async for post in Post.objects.order_by("pk").aiterator(chunk_size=chunk_size):
-            yield {"_index": index_name(), "_id": str(post.pk), "_source": post_document(post)}
-
-    async for ok, item in helpers.async_streaming_bulk(
-        get_client(), actions(), chunk_size=chunk_size, raise_on_error=False, max_retries=2
-    ):
-        if ok:
-            summary.indexed += 1
-        else:
-            summary.failed += 1
-            logger.error("Could not index %s", item)
-        progress(summary)
-    await get_client().indices.refresh(index=index_name())
-    return summary
+async def versions_behind_alias() -> list[str]:
+    try:
+        found = await get_client().indices.get_alias(name=index_name())
+    except NotFoundError:
+        return []
+    return sorted(found.keys())

@@ -1,6 +1,7 @@
+import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,12 +12,24 @@ from accounts.models import User
 from accounts.tokens import issue_token
 from blog.models import Post
 
-from {{ cookiecutter.project_slug }}.lifespan import app_shutdown_hooks
+from {{ cookiecutter.project_slug }}.lifespan import app_hooks
 from {{ cookiecutter.project_slug }}.log_stream import BatchedStreamHandler
 
 MakePost = Callable[..., Post]
 MakeUser = Callable[..., User]
 WrittenLines = Callable[[], list[str]]
+
+
+WAIT_LIMIT = 10.0  # seconds
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll `condition` until it holds; fail the test after WAIT_LIMIT seconds."""
+    for _ in range(int(WAIT_LIMIT / 0.01)):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still false after {WAIT_LIMIT} s: {condition}")
 
 
 @pytest.fixture
@@ -93,5 +106,5 @@ async def close_sync_to_async_connections() -> AsyncIterator[None]:
 async def run_app_shutdown_hooks() -> AsyncIterator[None]:
     """After each test, what the server does when it stops (e.g. close search clients)."""
     yield
-    for hook in app_shutdown_hooks():
+    for hook in app_hooks("shutdown"):
         await hook()

@@ -186,3 +186,47 @@ async def test_an_unparseable_body_is_a_json_400(client: AsyncClient, alice: Use
     assert response.status_code == 400
     assert response.json() == {"detail": "Cannot parse request body"}
     assert await Post.objects.acount() == 0
+
+
+async def test_edit_changes_only_the_fields_sent(client: AsyncClient, alice: User) -> None:
+    post = await Post.objects.acreate(title="before", body="kept", author=alice)
+    headers = await bearer(alice)
+
+    response = await client.patch(
+        f"/api/blog/posts/{post.pk}",
+        {"title": "  after  ", "body": None},  # null leaves a field as it is
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["title"], response.json()["body"]) == ("after", "kept")
+    await post.arefresh_from_db()
+    assert (post.title, post.body, post.published) == ("after", "kept", False)
+
+
+@pytest.mark.parametrize(
+    "payload", [{"title": ""}, {"title": "x" * 201}, {"published": "yes"}, [], '"title"']
+)
+async def test_edit_rejects_bad_input_and_changes_nothing(
+    client: AsyncClient, alice: User, payload: Any
+) -> None:
+    post = await Post.objects.acreate(title="before", author=alice)
+
+    response = await client.patch(
+        f"/api/blog/posts/{post.pk}",
+        payload,
+        content_type="application/json",
+        headers=await bearer(alice),
+    )
+
+    assert response.status_code == 422
+    await post.arefresh_from_db()
+    assert (post.title, post.published) == ("before", False)
+
+
+async def test_deleting_a_missing_post_is_a_json_404(client: AsyncClient, alice: User) -> None:
+    response = await client.delete("/api/blog/posts/424242", headers=await bearer(alice))
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Post 424242 does not exist"}

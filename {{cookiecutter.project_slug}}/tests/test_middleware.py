@@ -54,20 +54,25 @@ async def test_api_requests_do_not_build_a_message_store() -> None:
     assert response.asgi_request._messages._wrapped is empty  # type: ignore[attr-defined]
 
 
+# The model checks ask SQLite whether it supports JSON (the outbox's payload field): the
+# tests that run them need the database.
 def deploy_check_ids() -> set[str]:
     return {message.id for message in run_checks(include_deployment_checks=True) if message.id}
 
 
+@pytest.mark.django_db
 @override_settings(SECURE_HSTS_SECONDS=0)
 def test_deploy_checks_still_see_settings_that_depend_on_the_middleware() -> None:
     assert "security.W004" in deploy_check_ids()
 
 
+@pytest.mark.django_db
 @override_settings(SECURE_HSTS_SECONDS=3600)
 def test_deploy_checks_pass_when_the_setting_is_right() -> None:
     assert "security.W004" not in deploy_check_ids()
 
 
+@pytest.mark.django_db
 def test_deploy_checks_notice_a_missing_security_middleware() -> None:
     without = [path for path in settings.MIDDLEWARE if not path.endswith(".SecurityMiddleware")]
 
@@ -81,6 +86,7 @@ def test_every_stock_class_the_checks_need_is_subclassed() -> None:
     assert set(STOCK_MIDDLEWARE) <= {as_stock_path(path) for path in settings.MIDDLEWARE}
 
 
+@pytest.mark.django_db
 @override_settings(SECURE_HSTS_SECONDS=0)
 def test_deploy_checks_are_not_doubled_with_the_stock_classes() -> None:
     from {{ cookiecutter.project_slug }}.checks import as_stock_path

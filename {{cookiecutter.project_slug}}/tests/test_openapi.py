@@ -13,7 +13,9 @@ OPERATIONS = {
     for method, operation in methods.items()
 }
 WITH_AUTH = {name: op for name, op in OPERATIONS.items() if op.get("security")}
-WRITES = {name: op for name, op in WITH_AUTH.items() if name.startswith(("POST", "PUT", "DEL"))}
+WRITES = {
+    name: op for name, op in WITH_AUTH.items() if name.startswith(("POST", "PUT", "PATCH", "DEL"))
+}
 
 
 def test_reads_declare_that_they_work_without_credentials() -> None:

@@ -14,20 +14,30 @@ from .conftest import bearer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WRITES = [
-    pytest.param("/api/blog/posts", {"title": "sneaky"}, id="create"),
-    pytest.param("/api/blog/posts/publish", {"ids": [1]}, id="publish"),
+    pytest.param("post", "/api/blog/posts", {"title": "sneaky"}, id="create"),
+    pytest.param("post", "/api/blog/posts/publish", {"ids": [1]}, id="publish"),
+    pytest.param("patch", "/api/blog/posts/1", {"title": "sneaky"}, id="edit"),
+    pytest.param("delete", "/api/blog/posts/1", None, id="delete"),
 ]
 
 
-async def post_json(path: str, payload: Any, **headers: str) -> Any:
+async def send_json(method: str, path: str, payload: Any, **headers: str) -> Any:
     # CSRF enforced as for a real caller (Django's test client skips it by default).
     client = AsyncClient(enforce_csrf_checks=True)
-    return await client.post(path, payload, content_type="application/json", headers=headers)
+    return await getattr(client, method)(
+        path, payload, content_type="application/json", headers=headers
+    )
 
 
-@pytest.mark.parametrize(("path", "payload"), WRITES)
-async def test_anonymous_writes_are_a_401_with_a_bearer_challenge(path: str, payload: Any) -> None:
-    response = await post_json(path, payload)
+async def post_json(path: str, payload: Any, **headers: str) -> Any:
+    return await send_json("post", path, payload, **headers)
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), WRITES)
+async def test_anonymous_writes_are_a_401_with_a_bearer_challenge(
+    method: str, path: str, payload: Any
+) -> None:
+    response = await send_json(method, path, payload)
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Bearer"
@@ -43,12 +53,14 @@ BAD_CREDENTIALS = {
 }
 
 
-@pytest.mark.parametrize(("path", "payload"), WRITES)
+@pytest.mark.parametrize(("method", "path", "payload"), WRITES)
 @pytest.mark.parametrize("authorization", BAD_CREDENTIALS.values(), ids=BAD_CREDENTIALS)
-async def test_bad_tokens_are_a_401_alike(path: str, payload: Any, authorization: str) -> None:
-    anonymous = await post_json(path, payload)
+async def test_bad_tokens_are_a_401_alike(
+    method: str, path: str, payload: Any, authorization: str
+) -> None:
+    anonymous = await send_json(method, path, payload)
 
-    response = await post_json(path, payload, Authorization=authorization)
+    response = await send_json(method, path, payload, Authorization=authorization)
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Bearer"
@@ -142,6 +154,58 @@ async def test_staff_publish_anyones_posts(alice: User, staff: User) -> None:
     assert response.status_code == 200
     await draft.arefresh_from_db()
     assert draft.published is True
+
+
+CHANGES = [
+    pytest.param("patch", {"title": "defaced"}, id="edit"),
+    pytest.param("patch", {"published": False}, id="unpublish"),
+    pytest.param("delete", None, id="delete"),
+]
+
+
+@pytest.mark.parametrize(("method", "payload"), CHANGES)
+async def test_changing_someone_elses_post_is_a_403_and_changes_nothing(
+    alice: User, bob: User, method: str, payload: Any
+) -> None:
+    bobs = await Post.objects.acreate(title="bob's", author=bob, published=True)
+
+    response = await send_json(
+        method, f"/api/blog/posts/{bobs.pk}", payload, **(await bearer(alice))
+    )
+
+    assert response.status_code == 403
+    assert await Post.objects.filter(pk=bobs.pk, title="bob's", published=True).aexists()
+
+
+@pytest.mark.parametrize(("method", "payload"), CHANGES)
+async def test_changing_someone_elses_draft_is_a_404(
+    alice: User, bob: User, method: str, payload: Any
+) -> None:
+    bobs_draft = await Post.objects.acreate(title="bob's draft", author=bob)
+
+    response = await send_json(
+        method, f"/api/blog/posts/{bobs_draft.pk}", payload, **(await bearer(alice))
+    )
+
+    assert response.status_code == 404
+    assert await Post.objects.filter(pk=bobs_draft.pk, title="bob's draft").aexists()
+
+
+async def test_authors_and_staff_change_and_delete_posts(alice: User, staff: User) -> None:
+    post = await Post.objects.acreate(title="alice's", author=alice)
+
+    edited = await send_json(
+        "patch", f"/api/blog/posts/{post.pk}", {"title": "edited"}, **(await bearer(alice))
+    )
+    by_staff = await send_json(
+        "patch", f"/api/blog/posts/{post.pk}", {"published": True}, **(await bearer(staff))
+    )
+    deleted = await send_json("delete", f"/api/blog/posts/{post.pk}", None, **(await bearer(staff)))
+
+    assert (edited.status_code, edited.json()["title"]) == (200, "edited")
+    assert (by_staff.status_code, by_staff.json()["published"]) == (200, True)
+    assert deleted.status_code == 204
+    assert not await Post.objects.filter(pk=post.pk).aexists()
 
 
 async def test_writes_are_throttled_per_user(

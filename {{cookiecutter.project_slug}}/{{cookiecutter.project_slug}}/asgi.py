@@ -14,7 +14,7 @@ from django.core.signals import request_started
 from django.db import close_old_connections, reset_queries
 
 from .body_limit import BodyLimit
-from .lifespan import Lifespan, app_shutdown_hooks
+from .lifespan import Lifespan, app_hooks
 from .log_stream import flush_logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
@@ -36,5 +36,6 @@ gc.freeze()
 
 application = Lifespan(
     BodyLimit(django_application, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
-    on_shutdown=[*app_shutdown_hooks(), flush_logs],
+    on_startup=app_hooks("startup"),
+    on_shutdown=[*app_hooks("shutdown"), flush_logs],
 )

@@ -3,7 +3,9 @@
 health touches nothing: it answers as long as the process serves requests. ready checks
 every dependency at once (asyncio.gather), each bounded by READY_CHECK_TIMEOUT: the
 database here, and any app's `async def ready_check()` (search/apps.py), so a slow or
-dead dependency makes a 503 that names it instead of a hanging probe.
+dead dependency makes a 503 that names it instead of a hanging probe. It also shows the
+outbox's backlog (work such as indexing that waits for the worker); a backlog does not
+make the process unready, since serving does not depend on it.
 """
 
 import asyncio
@@ -14,7 +16,9 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
+
+from outbox import store
 
 router = Router(tags=["health"])
 
@@ -26,9 +30,16 @@ class Health(Schema):
     status: str
 
 
+class OutboxBacklog(Schema):
+    pending: int = Field(description="Messages waiting for the worker.")
+    oldest_pending_seconds: float | None = Field(description="Age of the oldest of them.")
+    failed: int = Field(description="Messages the worker gave up on (see the admin).")
+
+
 class Readiness(Schema):
     status: str
     checks: dict[str, str]
+    outbox: OutboxBacklog | None = Field(description="None when the database did not answer.")
 
 
 def _query_database() -> None:
@@ -79,9 +90,19 @@ async def ready(request: HttpRequest) -> Status[Readiness]:
     checks = ready_checks()
     results = await asyncio.gather(*(run_check(check) for check in checks.values()))
     outcome = dict(zip(checks, results, strict=True))
+    backlog = await outbox_backlog() if outcome.get("database") == "ok" else None
     if all(result == "ok" for result in results):
-        return Status(200, Readiness(status="ok", checks=outcome))
-    return Status(503, Readiness(status="unavailable", checks=outcome))
+        return Status(200, Readiness(status="ok", checks=outcome, outbox=backlog))
+    return Status(503, Readiness(status="unavailable", checks=outcome, outbox=backlog))
+
+
+async def outbox_backlog() -> OutboxBacklog | None:
+    try:
+        async with asyncio.timeout(settings.READY_CHECK_TIMEOUT):
+            backlog = await sync_to_async(store.backlog)()
+    except Exception:  # the database failed meanwhile: the checks say so next time
+        return None
+    return OutboxBacklog(**vars(backlog))
 
 
 # Some load balancers probe with HEAD or OPTIONS: the same answers (uvicorn sends no body

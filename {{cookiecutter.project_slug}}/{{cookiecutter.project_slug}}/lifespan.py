@@ -20,11 +20,12 @@ Hook = Callable[[], Awaitable[None]]
 logger = logging.getLogger(__name__)
 
 
-def app_shutdown_hooks() -> list[Hook]:
-    """Every installed app's `async def shutdown()` (see search/apps.py), in app order."""
+def app_hooks(name: str) -> list[Hook]:
+    """Every installed app's `async def startup()` or `shutdown()` (see outbox/apps.py), in
+    app order."""
     from django.apps import apps
 
-    return [config.shutdown for config in apps.get_app_configs() if hasattr(config, "shutdown")]
+    return [getattr(config, name) for config in apps.get_app_configs() if hasattr(config, name)]
 
 
 class Lifespan:

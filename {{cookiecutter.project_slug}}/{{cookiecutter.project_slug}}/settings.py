@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "{{ cookiecutter.project_slug }}",
     "accounts",
     "blog",
+    "outbox",
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     "search",
 {%- endif %}
@@ -247,7 +248,7 @@ SAY_AFTER_RATE = env.str("SAY_AFTER_RATE", default="600/m")
 # The client IP is REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies only;
 # never a client-sent X-Forwarded-For.
 NINJA_NUM_PROXIES = 0
-# Writes (create, publish) per signed-in user ("60/m"; empty: no limit), counted like
+# Writes (create, edit, publish, delete) per signed-in user ("60/m"; empty: no limit), counted like
 # SAY_AFTER_RATE in the default cache.
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
 # Bytes a request body may have; past it, 413 before the body is read (body_limit.py).
@@ -256,6 +257,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
+
+# The outbox (outbox/): work recorded with the database change that calls for it (indexing
+# a post), done by a worker in every server process, started by the ASGI lifespan. Turn it
+# off where another process runs `manage.py outbox --work` (WSGI servers have no lifespan).
+OUTBOX_WORKER = env.bool("OUTBOX_WORKER", default=True)
+# Seconds between looks at the table; a change committed in the same process wakes its
+# worker at once.
+OUTBOX_POLL_INTERVAL = env.float("OUTBOX_POLL_INTERVAL", default=1.0)
+# Messages per round, and seconds a worker holds them (past it, another worker takes them).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
+OUTBOX_LEASE = env.float("OUTBOX_LEASE", default=60.0)
+# Failed work is retried after about 1, 2, 4 ... seconds, at most this many apart.
+OUTBOX_MAX_RETRY_DELAY = env.float("OUTBOX_MAX_RETRY_DELAY", default=60.0)
+# Seconds done messages are kept (for the admin, and for a search rebuild to replay).
+OUTBOX_KEEP_DONE = env.float("OUTBOX_KEEP_DONE", default=24 * 3600.0)
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 
 # Elasticsearch {{ cookiecutter.elasticsearch_version }}.x, for search/ (the client's major matches the server's).

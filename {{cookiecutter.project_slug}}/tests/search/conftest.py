@@ -4,6 +4,7 @@ Set ELASTICSEARCH_TEST_URL (e.g. http://127.0.0.1:9200) to run the same tests ag
 real cluster; each test then uses an index of its own and deletes it afterwards.
 """
 
+import asyncio
 import os
 import socket
 import threading
@@ -16,8 +17,9 @@ import pytest
 from django.conf import LazySettings
 
 from blog.models import Post
+from outbox.worker import Worker
 from search.client import get_client
-from search.documents import index_all_posts, index_name
+from search.documents import index_name
 
 REAL_CLUSTER = os.environ.get("ELASTICSEARCH_TEST_URL")
 PLAIN_NODE = "tests.search.engine.PlainMediaTypeNode"
@@ -44,6 +46,14 @@ async def delete_real_index(search_engine: str) -> AsyncIterator[None]:
         await get_client().indices.delete(index=index_name(), ignore_unavailable=True)
 
 
+async def apply_changes() -> int:
+    """Let the outbox worker apply every pending change to the index, and make it searchable
+    (a real cluster shows changes after its refresh interval; osmem at once)."""
+    applied = await Worker().run_until_idle()
+    await get_client().indices.refresh(index=index_name(), ignore_unavailable=True)
+    return applied
+
+
 IndexPosts = Callable[..., Awaitable[list[Post]]]
 
 
@@ -53,10 +63,66 @@ def index_posts() -> IndexPosts:
 
     async def create(*posts: tuple[str, bool]) -> list[Post]:
         created = [await Post.objects.acreate(title=t, body=t, published=p) for t, p in posts]
-        await index_all_posts(recreate=True, progress=lambda summary: None)
+        await apply_changes()
         return created
 
     return create
+
+
+class Relay:
+    """A TCP relay to the engine that can be switched off (connections refused, open ones
+    cut) and on again at the same address: an engine that goes down, then comes back."""
+
+    def __init__(self, target: str) -> None:
+        self.target_host, self.target_port = target.removeprefix("http://").split(":")
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.open: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def switch_on(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def switch_off(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in self.open:
+                writer.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            self.target_host, int(self.target_port.rstrip("/"))
+        )
+        self.open |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.close()
+                self.open.discard(sink)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+@pytest.fixture
+async def relay(search_engine: str, settings: LazySettings) -> AsyncIterator[Relay]:
+    """The settings point at a relay to the engine (see Relay)."""
+    relay = Relay(search_engine)
+    await relay.switch_on()
+    settings.ELASTICSEARCH_URL = [relay.url]
+    yield relay
+    await relay.switch_off()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from django.test import AsyncClient
 
 from accounts.models import User
 from blog.models import Post
-from search.client import get_client
-from search.documents import index_name
+from outbox.models import Message
+from outbox.worker import Worker
 
 from ..conftest import bearer
 from .conftest import CannedAnswer, IndexPosts, SilentServer
@@ -169,22 +169,6 @@ async def test_engine_failures_are_a_502_without_internals(
     assert response.json() == {"detail": detail}
 
 
-async def test_creating_a_post_indexes_it(index_posts: IndexPosts, alice: User) -> None:
-    await index_posts(("existing", True))  # the index exists
-
-    created = await AsyncClient().post(
-        "/api/blog/posts",
-        {"title": "freshly written", "published": True},
-        content_type="application/json",
-        headers=await bearer(alice),
-    )
-    await get_client().indices.refresh(index=index_name())
-
-    assert created.status_code == 201
-    hits = (await search(q="freshly")).json()["hits"]
-    assert [hit["id"] for hit in hits] == [created.json()["id"]]
-
-
 async def test_creating_a_post_with_the_engine_down_keeps_the_post(
     settings: LazySettings, closed_port: int, caplog: pytest.LogCaptureFixture, alice: User
 ) -> None:
@@ -199,4 +183,7 @@ async def test_creating_a_post_with_the_engine_down_keeps_the_post(
 
     assert created.status_code == 201
     assert await Post.objects.filter(pk=created.json()["id"]).aexists()
-    assert "saved but not indexed" in caplog.text
+    await Worker().run_until_idle()  # the worker cannot apply it ...
+    assert "outbox: search.post failed for 1 messages: ConnectionError" in caplog.text
+    # ... and keeps it for later (test_indexing.py: it is applied once the engine is back).
+    assert await Message.objects.filter(state="pending", attempts=1).acount() == 1

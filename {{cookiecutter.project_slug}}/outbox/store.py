@@ -1,0 +1,157 @@
+"""The outbox table's operations, all sync (the worker runs them with sync_to_async).
+
+record() writes messages inside the caller's transaction. claim() hands a worker every
+pending message of a few keys under a lease; while the lease runs, no other worker gets
+a message of those keys, so each key's messages are handled in order, once at a time.
+Claims are serialized (PostgreSQL: an advisory lock; SQLite: its one write lock, taken
+at BEGIN IMMEDIATE), which keeps that true with any number of workers and replicas.
+"""
+
+import random
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.utils import timezone
+
+from .handlers import Failures
+from .models import Message
+from .wakeup import wake
+
+PENDING, DONE = Message.State.PENDING, Message.State.DONE
+# Any constant: the key of PostgreSQL's advisory lock that serializes claims.
+CLAIM_LOCK = 0x0B7B0C5
+MAX_ERROR_LENGTH = 1000
+
+
+def record(topic: str, keys: Iterable[str], payload: dict[str, object] | None = None) -> None:
+    """Add a message per key, in the current transaction (call it inside the one that made
+    the change). The local worker is woken once the transaction commits."""
+    messages = [Message(topic=topic, key=key, payload=payload or {}) for key in keys]
+    if messages:
+        Message.objects.bulk_create(messages)
+        transaction.on_commit(wake)
+
+
+@dataclass
+class Claim:
+    token: str
+    messages: list[Message]
+
+
+def _serialize_claims() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+
+
+def _by_topic(keys: Iterable[tuple[str, str]]) -> Q:
+    condition = Q(pk__in=[])
+    for topic, group in groupby(sorted(keys), key=lambda pair: pair[0]):
+        condition |= Q(topic=topic, key__in=[key for _, key in group])
+    return condition
+
+
+def claim(*, topics: Collection[str], limit: int, lease: float) -> Claim:
+    """Lease every pending message of the keys of the `limit` oldest due messages whose
+    keys nobody holds."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        _serialize_claims()
+        pending = Message.objects.filter(state=PENDING, topic__in=topics)
+        held = pending.filter(lease_until__gt=now, topic=OuterRef("topic"), key=OuterRef("key"))
+        due = (
+            pending.filter(due_at__lte=now)
+            .exclude(Exists(held))
+            .order_by("id")
+            .values_list("topic", "key")[:limit]
+        )
+        keys = set(due)
+        if keys:
+            pending.filter(_by_topic(keys)).update(
+                lease_until=now + timedelta(seconds=lease), lease_token=token
+            )
+    return Claim(token, list(Message.objects.filter(lease_token=token, state=PENDING)))
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with jitter: about 1, 2, 4 ... seconds, up to OUTBOX_MAX_RETRY_DELAY."""
+    ceiling = min(float(settings.OUTBOX_MAX_RETRY_DELAY), 2.0 ** (attempts - 1))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def finish(claim: Claim, failures: Failures) -> None:
+    """Mark the claim's messages done, or due again later with why they failed. Messages
+    whose lease ran out meanwhile (another worker may have them) are left alone."""
+    now = timezone.now()
+    mine = Message.objects.filter(lease_token=claim.token, state=PENDING)
+    done = [message.pk for message in claim.messages if message.pk not in failures]
+    failed = sorted(
+        (message for message in claim.messages if message.pk in failures),
+        key=lambda message: (message.attempts, failures[message.pk]),
+    )
+    with transaction.atomic():
+        mine.filter(pk__in=done).update(
+            state=DONE, done_at=now, lease_until=None, lease_token="", last_error=""
+        )
+        # One update per (attempts, reason): a batch that failed together is one query.
+        for (attempts, reason), group in groupby(
+            failed, key=lambda message: (message.attempts, failures[message.pk])
+        ):
+            mine.filter(pk__in=[message.pk for message in group]).update(
+                attempts=attempts + 1,
+                due_at=now + timedelta(seconds=retry_delay(attempts + 1)),
+                last_error=reason[:MAX_ERROR_LENGTH],
+                lease_until=None,
+                lease_token="",
+            )
+
+
+def release(claim: Claim) -> None:
+    """Give back what a stopping worker still holds, for another worker to take at once."""
+    Message.objects.filter(lease_token=claim.token, state=PENDING).update(
+        lease_until=None, lease_token=""
+    )
+
+
+def requeue_done_since(topic: str, since: datetime) -> int:
+    """Record the topic's work again for every key done since `since` (a search rebuild
+    applies again what the worker wrote to the old index meanwhile)."""
+    done = Message.objects.filter(topic=topic, state=DONE, done_at__gte=since)
+    keys = sorted(set(done.values_list("key", flat=True)))
+    with transaction.atomic():
+        record(topic, keys)
+    return len(keys)
+
+
+def purge_done(older_than: timedelta) -> int:
+    old = Message.objects.filter(state=DONE, done_at__lt=timezone.now() - older_than)
+    deleted, _ = old.delete()
+    return deleted
+
+
+@dataclass
+class Backlog:
+    pending: int
+    oldest_pending_seconds: float | None
+    failed: int
+
+
+def backlog() -> Backlog:
+    pending = Message.objects.filter(state=PENDING).aggregate(
+        count=Count("id"), oldest=Min("created_at")
+    )
+    oldest = pending["oldest"]
+    return Backlog(
+        pending=pending["count"],
+        oldest_pending_seconds=(
+            round((timezone.now() - oldest).total_seconds(), 3) if oldest else None
+        ),
+        failed=Message.objects.filter(state=Message.State.FAILED).count(),
+    )

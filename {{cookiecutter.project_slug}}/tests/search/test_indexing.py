@@ -1,0 +1,198 @@
+"""The index follows the database: every write path, through the outbox, to osmem."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import LazySettings
+from django.core.management import call_command
+from django.test import AsyncClient
+
+from accounts.models import User
+from blog.models import Post
+from outbox.models import Message
+from outbox.worker import Worker
+from search.client import get_client
+from search.documents import index_name, versions_behind_alias
+from search.rebuild import rebuild_index
+
+from ..conftest import bearer, wait_until
+from .conftest import Relay, apply_changes
+
+pytestmark = [pytest.mark.elasticsearch, pytest.mark.django_db(transaction=True)]
+
+
+async def found(query: str) -> list[str]:
+    """Titles of the hits, as the API answers them."""
+    response = await AsyncClient().get("/api/search", {"q": query, "size": "50"})
+    assert response.status_code == 200, response.content
+    return sorted(hit["title"] for hit in response.json()["hits"])
+
+
+async def api(user: User, method: str, path: str, data: Any = None) -> Any:
+    response = await getattr(AsyncClient(), method)(
+        f"/api/blog/posts{path}", data, content_type="application/json", headers=await bearer(user)
+    )
+    assert response.status_code < 300, response.content
+    return response.json() if response.content else None
+
+
+async def test_api_writes_reach_the_index(alice: User) -> None:
+    draft = await api(alice, "post", "", {"title": "quokka draft"})
+    await api(alice, "post", "", {"title": "quokka live", "published": True})
+    await apply_changes()
+    assert await found("quokka") == ["quokka live"]  # a draft is never searchable
+
+    await api(alice, "post", "/publish", {"ids": [draft["id"]]})
+    await apply_changes()
+    assert await found("quokka") == ["quokka draft", "quokka live"]
+
+    await api(alice, "patch", f"/{draft['id']}", {"title": "wombat renamed"})
+    await apply_changes()
+    assert await found("quokka") == ["quokka live"]
+    assert await found("wombat") == ["wombat renamed"]
+
+    await api(alice, "patch", f"/{draft['id']}", {"published": False})
+    await apply_changes()
+    assert await found("wombat") == []
+
+    live = await Post.objects.aget(title="quokka live")
+    await api(alice, "delete", f"/{live.pk}")
+    await apply_changes()
+    assert await found("quokka") == []
+
+
+async def test_admin_writes_reach_the_index(make_user: Any) -> None:
+    admin = await sync_to_async(make_user)("root", staff=True)
+    admin.is_superuser = True
+    await admin.asave()
+    client = AsyncClient()
+    await client.aforce_login(admin)
+    add = await client.post(
+        "/admin/blog/post/add/", {"title": "numbat", "body": "b", "published": "on"}
+    )
+    assert add.status_code == 302, add.content
+    post = await Post.objects.aget(title="numbat")
+    await apply_changes()
+    assert await found("numbat") == ["numbat"]
+
+    change = await client.post(
+        f"/admin/blog/post/{post.pk}/change/", {"title": "numbat edited", "body": "b"}
+    )  # published left unchecked: unpublished
+    assert change.status_code == 302, change.content
+    await apply_changes()
+    assert await found("numbat") == []
+
+    await Post.objects.filter(pk=post.pk).aupdate(published=True)
+    await apply_changes()
+    assert await found("numbat") == ["numbat edited"]
+
+    delete = await client.post(
+        "/admin/blog/post/",
+        {"action": "delete_selected", "_selected_action": [post.pk], "post": "yes"},
+    )
+    assert delete.status_code == 302, delete.content
+    await apply_changes()
+    assert await found("numbat") == []
+
+
+async def test_queryset_writes_and_commands_reach_the_index() -> None:
+    await sync_to_async(call_command)("seed_posts", "--count", "30", stdout=None)
+    await apply_changes()
+    published = await Post.objects.filter(published=True).acount()
+    assert (await get_client().count(index=index_name()))["count"] == published
+
+    first_two = [pk async for pk in Post.objects.values_list("pk", flat=True)[:2]]
+    await Post.objects.filter(pk__in=first_two).adelete()
+    await apply_changes()
+    assert (await get_client().count(index=index_name()))["count"] == await Post.objects.filter(
+        published=True
+    ).acount()
+
+    await Post.objects.filter(published=True).aupdate(published=False)
+    await apply_changes()
+    assert (await get_client().count(index=index_name()))["count"] == 0
+
+
+async def test_engine_down_then_up_the_worker_catches_up(
+    settings: LazySettings, relay: Relay, alice: User
+) -> None:
+    settings.OUTBOX_MAX_RETRY_DELAY = 0.2
+    settings.OUTBOX_POLL_INTERVAL = 0.05
+    await relay.switch_off()  # the engine is down
+    await api(alice, "post", "", {"title": "platypus", "published": True})
+    worker = asyncio.create_task(Worker().run())
+    try:
+        await wait_until(Message.objects.filter(attempts__gte=2).aexists)  # failing, retrying
+        await relay.switch_on()  # the engine is back, at the same address
+        await wait_until(Message.objects.filter(state="done").aexists)
+    finally:
+        worker.cancel()
+    await get_client().indices.refresh(index=index_name())
+    assert await found("platypus") == ["platypus"]
+
+
+async def test_a_restarted_process_applies_what_was_pending(alice: User) -> None:
+    """Changes saved while no worker ran (the process stopped) are applied by the next one."""
+    await api(alice, "post", "", {"title": "echidna", "published": True})
+    assert await Message.objects.filter(state="pending").acount() == 1  # nobody applied it
+
+    await apply_changes()  # a new process's worker
+
+    assert await found("echidna") == ["echidna"]
+    assert await Message.objects.filter(state="done").acount() == 1
+
+
+async def test_rebuild_under_concurrent_searches_never_drops_and_loses_nothing(
+    alice: User,
+) -> None:
+    await Post.objects.abulk_create(
+        [Post(title=f"kiwi {n}", body="kiwi", published=True) for n in range(600)]
+    )
+    await Post.objects.acreate(title="dingo", published=True)
+    await apply_changes()
+    first_version = await versions_behind_alias()
+    totals: list[int] = []
+    rebuilding = True
+
+    async def search_all_the_time() -> None:
+        while rebuilding:
+            response = await AsyncClient().get("/api/search", {"q": "kiwi"})
+            totals.append(response.json()["total"])
+
+    async def write_during_the_rebuild() -> None:
+        async def new_version_exists() -> bool:
+            versions = await get_client().indices.get(index=f"{index_name()}-v*")
+            return bool(versions.keys() - set(first_version))
+
+        await wait_until(new_version_exists)
+        await api(alice, "post", "", {"title": "late kiwi", "published": True})
+        await Post.objects.filter(title="dingo").adelete()
+        await Worker().run_until_idle()  # applied to the old version, the alias's until the swap
+
+    searches = asyncio.create_task(search_all_the_time())
+    writes = asyncio.create_task(write_during_the_rebuild())
+    summary = await rebuild_index(chunk_size=50, progress=lambda summary: None)
+    await writes
+    rebuilding = False
+    await searches
+    await apply_changes()  # what was queued again for the new version
+
+    assert min(totals) >= 600 and len(totals) > 5, totals
+    assert await versions_behind_alias() == [summary.version] != first_version
+    versions = await get_client().indices.get(index=f"{index_name()}-v*")
+    assert list(versions) == [summary.version]  # the old version is gone
+    assert await found('"late kiwi"') == ["late kiwi"]
+    assert await found("dingo") == []
+    assert (await get_client().count(index=index_name()))["count"] == 601
+
+
+async def test_rebuild_replaces_an_index_from_before_aliases() -> None:
+    await get_client().indices.create(index=index_name())  # a plain index, as older bakes made
+    await Post.objects.acreate(title="bilby", published=True)
+
+    await rebuild_index(progress=lambda summary: None)
+
+    assert await versions_behind_alias() != []
+    assert await found("bilby") == ["bilby"]
