@@ -16,13 +16,13 @@ def generate_secret_key() -> str:
 
 
 # What each option that can be turned off owns, whole files and folders only.
-SEARCH_PATHS = ["search", "tests/search"]
+SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py"]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
-# The database tests that apply only to the other database.
+# What only the other database needs: its tests, and the SQLite backend.
 OTHER_DATABASE_PATHS = {
     "sqlite": ["tests/test_database_postgresql.py"],
-    "postgresql": ["tests/test_database_sqlite.py"],
+    "postgresql": ["tests/test_database_sqlite.py", "{{ cookiecutter.project_slug }}/sqlite"],
 }
 
 

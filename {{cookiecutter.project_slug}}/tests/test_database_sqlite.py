@@ -1,5 +1,5 @@
-"""SQLite as a web server's database: writers queue for their turn, and a lock held past
-the wait is a 503 with Retry-After, not a 500."""
+"""SQLite as a web server's database: writers queue for their turn (in the process first,
+then in SQLite), and a lock held past the wait is a 503 with Retry-After, not a 500."""
 
 import sqlite3
 import threading
@@ -9,19 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
-from django.db.backends.sqlite3.base import DatabaseWrapper
+from django.db import OperationalError, connection, connections, transaction
 from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
+from {{ cookiecutter.project_slug }}.sqlite.base import DatabaseWrapper, _write_lock
 
 WRITERS = 8
 
 
-def file_database(path: Path) -> DatabaseWrapper:
-    """A connection with the project's SQLite options, to a database file (the test
-    database lives in memory, where journal modes and file locks do not apply)."""
-    return DatabaseWrapper({**connection.settings_dict, "NAME": str(path)}, alias="file")
+def file_database(path: Path, **options: Any) -> DatabaseWrapper:
+    """A connection with the project's SQLite backend and options, to a database file (the
+    test database lives in memory, where journal modes and file locks do not apply)."""
+    settings = {**connection.settings_dict, "NAME": str(path)}
+    settings["OPTIONS"] = {**settings["OPTIONS"], **options}
+    return DatabaseWrapper(settings, alias="file")
 
 
 @pytest.fixture
@@ -75,6 +77,68 @@ def test_concurrent_read_then_write_transactions_all_commit(database_file: Path)
 
     assert errors == []
     assert rows == [(n,) for n in range(1, WRITERS + 1)]  # serialised: each saw the last
+
+
+def test_the_project_uses_its_backend() -> None:
+    assert connection.settings_dict["ENGINE"] == "{{ cookiecutter.project_slug }}.sqlite"
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback", "close"])
+def test_a_transaction_holds_the_process_write_lock_until_it_ends(
+    database_file: Path, ending: str
+) -> None:
+    """However a transaction ends, the next writer of the process may go: a lock left held
+    would stop every write of the process."""
+    database = connections["file"] = file_database(database_file)
+    try:
+        if ending == "commit":
+            with transaction.atomic(using="file"):
+                database.cursor().execute("INSERT INTO counter VALUES (1)")
+                held = _write_lock.locked()
+        elif ending == "rollback":
+            with pytest.raises(RuntimeError), transaction.atomic(using="file"):
+                database.cursor().execute("INSERT INTO counter VALUES (1)")
+                held = _write_lock.locked()
+                raise RuntimeError("the change failed")
+        else:
+            database.ensure_connection()
+            database._start_transaction_under_autocommit()  # as atomic() does
+            held = _write_lock.locked()
+            database.close()  # e.g. the connection broke mid-transaction
+    finally:
+        database.close()
+        del connections["file"]
+
+    assert held is True
+    assert _write_lock.locked() is False
+
+
+def test_a_writer_waits_for_the_process_lock_no_longer_than_the_timeout(
+    database_file: Path,
+) -> None:
+    holder = file_database(database_file)
+    holder.ensure_connection()
+    holder._start_transaction_under_autocommit()  # as atomic() does
+    errors: list[Exception] = []
+
+    def write() -> None:
+        waiter = file_database(database_file, timeout=0.2)
+        try:
+            waiter.ensure_connection()
+            waiter._start_transaction_under_autocommit()
+        except OperationalError as exc:
+            errors.append(exc)
+        finally:
+            waiter.close()
+
+    try:
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(5)
+    finally:
+        holder.close()
+
+    assert [str(error) for error in errors] == ["database is locked"]  # a 503 in the API
 
 
 @pytest.mark.django_db(transaction=True)

@@ -154,6 +154,9 @@ DATABASES["default"]["OPTIONS"] = {
     "transaction_mode": "IMMEDIATE",
     "timeout": env.float("DATABASE_TIMEOUT", default=20.0),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The stock backend, with writers of one process queued fairly (sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.sqlite"
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 # Connections come from psycopg's pool (Django >= 5.1), shared by the request threads.
