@@ -27,3 +27,13 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     auth_cost = r"anonymous \d+ us, with a bearer token \d+ us \(auth costs -?\d+ us\)"
     assert re.search(auth_cost, output), output
     assert "request_started thread hop put back" in output, output
+
+
+def test_bench_searchable_reports_time_to_searchable(default_project: BakedProject) -> None:
+    output = default_project.uv_run(
+        "python", "-m", "bench.searchable", "--posts", "60", "--writers", "5", timeout=300
+    ).stdout
+
+    assert re.search(r"60 posts by 5 writers, uvicorn 1 worker\(s\), \d+ posts/s", output), output
+    for row in ("create (201)", "time-to-searchable"):
+        assert re.search(rf"{re.escape(row)} +p50 +\d+\.\d ms .* max +\d+\.\d ms", output), output

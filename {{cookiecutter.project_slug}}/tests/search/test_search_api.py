@@ -11,6 +11,8 @@ from accounts.models import User
 from blog.models import Post
 from outbox.models import Message
 from outbox.worker import Worker
+from search.client import get_client
+from search.documents import index_name
 
 from ..conftest import bearer
 from .conftest import CannedAnswer, IndexPosts, SilentServer
@@ -35,6 +37,17 @@ async def test_search_finds_published_posts_with_highlights(index_posts: IndexPo
     assert [hit["id"] for hit in results["hits"]] == [match.pk]
     assert results["hits"][0]["title"] == "Async Django tips"
     assert "<em>Async</em>" in results["hits"][0]["highlight"]["title"][0]
+
+
+async def test_a_draft_left_in_the_index_never_shows(index_posts: IndexPosts) -> None:
+    """Indexes made before the outbox held drafts too: the query filters them out."""
+    await index_posts(("published kiwi", True))
+    draft = {"title": "draft kiwi", "body": "", "published": False, "created_at": "2026-01-01"}
+    await get_client().index(index=index_name(), id="999", document=draft, refresh=True)
+
+    hits = (await search(q="kiwi")).json()["hits"]
+
+    assert [hit["title"] for hit in hits] == ["published kiwi"]
 
 
 async def test_search_pages_through_hits(index_posts: IndexPosts) -> None:
