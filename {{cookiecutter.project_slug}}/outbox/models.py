@@ -3,16 +3,17 @@ from django.utils import timezone
 
 
 class Message(models.Model):
-    """Work to do outside the database (index a post, ...), written in the same transaction
-    as the change that calls for it, so that the change and the work are saved together or
-    not at all. The worker (worker.py) does it later, retrying until it succeeds."""
+    """Work to do outside the database (tell another service about a change), written in
+    the same transaction as the change that calls for it, so that the change and the work
+    are saved together or not at all. The worker (worker.py) does it later, retrying until
+    it succeeds."""
 
     class State(models.TextChoices):
         PENDING = "pending"
         DONE = "done"
         FAILED = "failed"
 
-    # What to do ("search.post"); the handler registered for the topic does it.
+    # What to do (an app's name for it); the handler registered for the topic does it.
     topic = models.CharField(max_length=64)
     # What it is about ("42"): messages of one topic and key are handled in order, by one
     # worker at a time.

@@ -2,20 +2,26 @@
 
 One runs in every server process, started and stopped by the ASGI lifespan (apps.py);
 `manage.py outbox --work` runs one on its own (for WSGI servers, which have no lifespan).
-Its database work runs in one thread of its own (a ThreadSensitiveContext held for its
-lifetime), whose connection is closed after each round, so it holds none while idle.
+Its database work runs in one daemon thread of its own, whose connection is closed after
+each round, so it holds none while idle. Stopping never waits long: a call stuck on a hung
+database is left to its daemon thread, and the lease hands its messages on later.
 """
 
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from datetime import timedelta
+from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import connection
 
 from . import store, wakeup
 from .handlers import Failures, handlers
@@ -24,10 +30,38 @@ from .models import Message
 logger = logging.getLogger(__name__)
 
 PURGE_EVERY = 600.0  # seconds between deletions of old done messages
+STOP_TIMEOUT = 2.0  # seconds a stopping worker may spend handing back its messages
 
 
 def _close_connection() -> None:
     connection.close()
+
+
+class DaemonThread(Executor):
+    """Runs calls one at a time on one daemon thread. A ThreadPoolExecutor's threads are
+    joined at exit: one stuck on a hung database would hold the process up."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None]
+        self._calls = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, function = call
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._calls.put(None)  # the thread ends after the call it runs; nothing waits for it
 
 
 class Worker:
@@ -39,20 +73,19 @@ class Worker:
         self._last_purge = 0.0
 
     async def run_once(self) -> int:
-        """One round: claim, handle, record the outcome. Returns how many messages it handled."""
-        try:
-            claim = await sync_to_async(store.claim)(
-                topics=list(handlers), limit=self.batch_size, lease=self.lease
-            )
-            if not claim.messages:
-                return 0
+        """One round: claim, handle, record the outcome. Returns how many messages it handled.
+        The round's connection is closed at its end (not when cancelled: then the call that
+        holds it may be stuck, and the close would wait behind it)."""
+        claim = await sync_to_async(store.claim)(
+            topics=list(handlers), limit=self.batch_size, lease=self.lease
+        )
+        if claim.messages:
             self._claim = claim
             failures = await self._handle(claim.messages)
             await sync_to_async(store.finish)(claim, failures)
             self._claim = None
-            return len(claim.messages)
-        finally:
-            await sync_to_async(_close_connection)()
+        await sync_to_async(_close_connection)()
+        return len(claim.messages)
 
     async def _handle(self, messages: list[Message]) -> Failures:
         by_topic: dict[str, list[Message]] = defaultdict(list)
@@ -81,25 +114,34 @@ class Worker:
 
     async def run(self) -> None:
         event = wakeup.listen()
+        thread = DaemonThread("outbox worker")
         try:
-            async with ThreadSensitiveContext():
-                while True:
-                    event.clear()
-                    try:
-                        handled = await self.run_once()
-                        await self._purge_now_and_then()
-                    except Exception:  # the database is down, say: try again at the next poll
-                        logger.exception("outbox: a round failed")
-                        handled = 0
-                    if not handled:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(event.wait(), self.poll_interval)
+            async with ThreadSensitiveContext(executor=thread):
+                try:
+                    await self._loop(event)
+                finally:
+                    if self._claim is not None:  # stopped mid-round: hand back what it held
+                        with contextlib.suppress(Exception):
+                            release = sync_to_async(store.release)(self._claim)
+                            await asyncio.wait_for(release, STOP_TIMEOUT)
         finally:
             wakeup.forget()
-            if self._claim is not None:  # stopped mid-round: hand back what it held
-                with contextlib.suppress(DatabaseError):
-                    await sync_to_async(store.release)(self._claim)
-                await sync_to_async(close_old_connections)()
+            thread.shutdown()
+
+    async def _loop(self, event: asyncio.Event) -> None:
+        while True:
+            event.clear()
+            try:
+                handled = await self.run_once()
+                await self._purge_now_and_then()
+            except Exception:  # the database is down, say: try again at the next poll
+                logger.exception("outbox: a round failed")
+                with contextlib.suppress(Exception):
+                    await sync_to_async(_close_connection)()
+                handled = 0
+            if not handled:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), self.poll_interval)
 
     async def _purge_now_and_then(self) -> None:
         if time.monotonic() - self._last_purge < PURGE_EVERY:
@@ -124,5 +166,5 @@ async def stop_worker() -> None:
     task = _tasks.pop(asyncio.get_running_loop(), None)
     if task is not None:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a round stuck on a hung database must not hold up the shutdown.
+        await asyncio.wait({task}, timeout=2 * STOP_TIMEOUT)

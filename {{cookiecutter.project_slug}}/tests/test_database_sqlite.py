@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+from django.db.backends.sqlite3.base import DatabaseWrapper as StockDatabaseWrapper
 from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
@@ -18,12 +19,12 @@ from {{ cookiecutter.project_slug }}.sqlite.base import DatabaseWrapper, _write_
 WRITERS = 8
 
 
-def file_database(path: Path, **options: Any) -> DatabaseWrapper:
+def file_database(path: Path, *, backend: type = DatabaseWrapper, **options: Any) -> Any:
     """A connection with the project's SQLite backend and options, to a database file (the
     test database lives in memory, where journal modes and file locks do not apply)."""
     settings = {**connection.settings_dict, "NAME": str(path)}
     settings["OPTIONS"] = {**settings["OPTIONS"], **options}
-    return DatabaseWrapper(settings, alias="file")
+    return backend(settings, alias="file")
 
 
 @pytest.fixture
@@ -51,12 +52,14 @@ def test_connections_use_wal_and_synchronous_normal(database_file: Path) -> None
 
 def test_concurrent_read_then_write_transactions_all_commit(database_file: Path) -> None:
     """The shape of publish: read, then write, in one transaction. Deferred transactions
-    would fail at once ("database is locked"); immediate ones wait for the lock."""
+    would fail at once ("database is locked"); immediate ones wait for the lock. Each
+    thread uses Django's stock backend, as writers in separate processes would: the
+    project's backend queues the threads of one process before they reach SQLite."""
     errors: list[Exception] = []
     start = threading.Barrier(WRITERS)
 
     def write() -> None:
-        connections["file"] = file_database(database_file)  # this thread's own connection
+        connections["file"] = file_database(database_file, backend=StockDatabaseWrapper)
         try:
             start.wait()
             with transaction.atomic(using="file"), connections["file"].cursor() as cursor:

@@ -234,6 +234,11 @@ LOGGING = {
         "uvicorn": {"handlers": ["server"], "level": LOG_LEVEL, "propagate": False},
         # The app logs one access line per request (request_log.py): not uvicorn's too.
         "uvicorn.access": {"handlers": [], "propagate": False},
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+        # The client logs a line per engine request and a traceback per retry; search/errors.py
+        # and the outbox worker log each failure once, without the internals.
+        "elastic_transport": {"level": "ERROR"},
+{%- endif %}
     },
 }
 # Python's warnings too ("No directory at: staticfiles/"), as log lines in the same format.
