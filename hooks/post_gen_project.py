@@ -22,7 +22,10 @@ CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
 OTHER_DATABASE_PATHS = {
     "sqlite": ["tests/test_database_postgresql.py"],
-    "postgresql": ["tests/test_database_sqlite.py", "{{ cookiecutter.project_slug }}/sqlite"],
+    "postgresql": [
+        "tests/test_database_sqlite.py",
+        "{{ cookiecutter.project_slug }}/runtime/sqlite",
+    ],
 }
 
 

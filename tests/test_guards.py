@@ -234,7 +234,7 @@ GUARDS = [
     Guard(
         "request-id-in-written-lines",
         "the lines the log handler writes carry the request's id",
-        "{slug}/request_log.py",
+        "{slug}/runtime/request_log.py",
         'record.request_id = getattr(request, "request_id", None) or request_id.get()',
         'record.request_id = "-"',
         (
@@ -285,7 +285,7 @@ GUARDS = [
     Guard(
         "closed-log-stream-quiet",
         "lines waiting for a stream that was closed are dropped without a traceback",
-        "{slug}/log_stream.py",
+        "{slug}/runtime/log_stream.py",
         'if getattr(self.stream, "closed", False):',
         "if False:",
         ("tests/test_log_stream.py::test_lines_waiting_for_a_closed_stream_are_dropped_quietly",),
@@ -333,7 +333,7 @@ GUARDS = [
     Guard(
         "json-errors",
         "errors under /api/ answer JSON, Django's own pages included",
-        "{slug}/json_errors.py",
+        "{slug}/runtime/json_errors.py",
         "        return as_json(response)",
         "        return response",
         ("tests/test_json_errors.py",),
@@ -365,7 +365,7 @@ GUARDS = [
     Guard(
         "body-limit",
         "a body over the limit is a 413, a chunked one stopped early",
-        "{slug}/body_limit.py",
+        "{slug}/runtime/body_limit.py",
         "if received > self.max_bytes:",
         "if False:",
         ("tests/test_asgi.py::test_a_chunked_body_is_stopped_when_it_goes_over_the_limit",),
@@ -373,7 +373,7 @@ GUARDS = [
     Guard(
         "abandoned-request-499",
         "a request the client abandoned still gets its access line, status 499",
-        "{slug}/request_log.py",
+        "{slug}/runtime/request_log.py",
         "            status = CLIENT_CLOSED_REQUEST\n",
         "",
         ("tests/test_request_log.py::test_an_abandoned_request_still_gets_its_access_line",),
@@ -381,7 +381,7 @@ GUARDS = [
     Guard(
         "log-line-forging",
         "a %0A in the path cannot forge a log line",
-        "{slug}/request_log.py",
+        "{slug}/runtime/request_log.py",
         "        escape_controls(request.path),",
         "        request.path,",
         ("tests/test_request_log.py::test_a_newline_in_the_path_cannot_forge_a_log_line",),
@@ -389,7 +389,7 @@ GUARDS = [
     Guard(
         "probes-any-host",
         "the probes answer whatever the Host",
-        "{slug}/middleware.py",
+        "{slug}/runtime/middleware.py",
         "        if request.path in PROBE_PATHS:",
         "        if False:",
         ("tests/test_health.py::test_probes_answer_whatever_the_host_and_nothing_else_does",),
@@ -542,7 +542,7 @@ GUARDS = [
     Guard(
         "sqlite-process-lock-released",
         "a rolled-back SQLite transaction lets the process's next writer go",
-        "{slug}/sqlite/base.py",
+        "{slug}/runtime/sqlite/base.py",
         "            super()._rollback()  # type: ignore[misc]  # private: not in the stubs\n"
         "        finally:\n            self._release_write_lock()",
         "            super()._rollback()  # type: ignore[misc]  # private: not in the stubs\n"
@@ -552,7 +552,7 @@ GUARDS = [
     Guard(
         "sqlite-process-lock-bounded",
         "a writer waits for the process's lock no longer than DATABASE_TIMEOUT",
-        "{slug}/sqlite/base.py",
+        "{slug}/runtime/sqlite/base.py",
         "_write_lock.acquire(timeout=timeout)",
         "_write_lock.acquire(timeout=30)",
         (f"{SQLITE}::test_a_writer_waits_for_the_process_lock_no_longer_than_the_timeout",),

@@ -12,8 +12,8 @@ from accounts.models import User
 from accounts.tokens import issue_token
 from blog.models import Post
 
-from {{ cookiecutter.project_slug }}.lifespan import app_hooks
-from {{ cookiecutter.project_slug }}.log_stream import BatchedStreamHandler
+from {{ cookiecutter.project_slug }}.runtime.lifespan import app_hooks
+from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 
 MakePost = Callable[..., Post]
 MakeUser = Callable[..., User]

@@ -17,7 +17,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
 from {{ cookiecutter.project_slug }}.asgi import application
-from {{ cookiecutter.project_slug }}.middleware import InlineHooksMixin
+from {{ cookiecutter.project_slug }}.runtime.middleware import InlineHooksMixin
 
 
 async def test_100_concurrent_async_calls_wait_together() -> None:

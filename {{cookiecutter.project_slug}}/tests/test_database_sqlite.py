@@ -14,7 +14,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as StockDatabaseWrap
 from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
-from {{ cookiecutter.project_slug }}.sqlite.base import DatabaseWrapper, _write_lock
+from {{ cookiecutter.project_slug }}.runtime.sqlite.base import DatabaseWrapper, _write_lock
 
 WRITERS = 8
 
@@ -83,7 +83,7 @@ def test_concurrent_read_then_write_transactions_all_commit(database_file: Path)
 
 
 def test_the_project_uses_its_backend() -> None:
-    assert connection.settings_dict["ENGINE"] == "{{ cookiecutter.project_slug }}.sqlite"
+    assert connection.settings_dict["ENGINE"] == "{{ cookiecutter.project_slug }}.runtime.sqlite"
 
 
 @pytest.mark.parametrize("ending", ["commit", "rollback", "close"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.project_slug }}.asgi import application
-from {{ cookiecutter.project_slug }}.log_stream import BatchedStreamHandler
+from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 
 
 @pytest.fixture

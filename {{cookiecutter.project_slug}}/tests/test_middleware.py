@@ -7,7 +7,7 @@ from django.core.checks import run_checks
 from django.test import AsyncClient, override_settings
 from django.utils.functional import empty
 
-from {{ cookiecutter.project_slug }}.checks import STOCK_MIDDLEWARE
+from {{ cookiecutter.project_slug }}.runtime.checks import STOCK_MIDDLEWARE
 
 
 async def test_security_headers_are_set_on_api_responses() -> None:
@@ -81,7 +81,7 @@ def test_deploy_checks_notice_a_missing_security_middleware() -> None:
 
 
 def test_every_stock_class_the_checks_need_is_subclassed() -> None:
-    from {{ cookiecutter.project_slug }}.checks import as_stock_path
+    from {{ cookiecutter.project_slug }}.runtime.checks import as_stock_path
 
     assert set(STOCK_MIDDLEWARE) <= {as_stock_path(path) for path in settings.MIDDLEWARE}
 
@@ -89,7 +89,7 @@ def test_every_stock_class_the_checks_need_is_subclassed() -> None:
 @pytest.mark.django_db
 @override_settings(SECURE_HSTS_SECONDS=0)
 def test_deploy_checks_are_not_doubled_with_the_stock_classes() -> None:
-    from {{ cookiecutter.project_slug }}.checks import as_stock_path
+    from {{ cookiecutter.project_slug }}.runtime.checks import as_stock_path
 
     with override_settings(MIDDLEWARE=[as_stock_path(path) for path in settings.MIDDLEWARE]):
         ids = [m.id for m in run_checks(include_deployment_checks=True)]

@@ -11,8 +11,8 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient
 
-from {{ cookiecutter.project_slug }} import request_log
 from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES
+from {{ cookiecutter.project_slug }}.runtime import request_log
 
 from .conftest import WrittenLines
 

@@ -1,7 +1,7 @@
 """ASGI entry point: `uvicorn {{ cookiecutter.project_slug }}.asgi:application`.
 
 Django's ASGI app, wrapped so that the server's lifespan startup/shutdown
-events reach us (see lifespan.py), with two per-request costs taken out.
+events reach us (see runtime/lifespan.py), with two per-request costs taken out.
 https://docs.djangoproject.com/en/stable/howto/deployment/asgi/
 """
 
@@ -13,9 +13,9 @@ from django.core.asgi import get_asgi_application
 from django.core.signals import request_started
 from django.db import close_old_connections, reset_queries
 
-from .body_limit import BodyLimit
-from .lifespan import Lifespan, app_hooks
-from .log_stream import flush_logs
+from .runtime.body_limit import BodyLimit
+from .runtime.lifespan import Lifespan, app_hooks
+from .runtime.log_stream import flush_logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 

@@ -87,26 +87,27 @@ INSTALLED_APPS = [
 {%- endif %}
 ]
 
-# Django's stock middleware, subclassed in middleware.py to run its hooks on the event loop:
+# Django's stock middleware, subclassed in runtime/middleware.py to run its hooks on the event loop:
 # the stock classes would hop to a thread and back twice each, on every async request.
 # https://docs.djangoproject.com/en/stable/topics/http/middleware/#async-middleware
 MIDDLEWARE = [
     # First, so that its access-log line times the whole stack and every line has a request id.
-    "{{ cookiecutter.project_slug }}.request_log.RequestLogMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.request_log.RequestLogMiddleware",
     # Every error under /api/ answers JSON, Django's own 404/405/400 pages included.
-    "{{ cookiecutter.project_slug }}.json_errors.JsonErrorsMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.json_errors.JsonErrorsMiddleware",
     # Natively async; before CommonMiddleware, so that its answers carry the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.SecurityMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.SessionMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.CommonMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.CsrfViewMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.AuthenticationMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.MessageMiddleware",
-    "{{ cookiecutter.project_slug }}.middleware.XFrameOptionsMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.SessionMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.CommonMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.CsrfViewMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.AuthenticationMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.MessageMiddleware",
+    "{{ cookiecutter.project_slug }}.runtime.middleware.XFrameOptionsMiddleware",
 ]
-# Django's deploy checks look for the stock class names; checks.py runs them for the subclasses.
+# Django's deploy checks look for the stock class names; runtime/checks.py runs them for
+# the subclasses.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
@@ -156,7 +157,7 @@ DATABASES["default"]["OPTIONS"] = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The stock backend, with writers of one process queued fairly (sqlite/base.py).
-    DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.sqlite"
+    DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.runtime.sqlite"
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 # Connections come from psycopg's pool (Django >= 5.1), shared by the request threads.
@@ -199,9 +200,9 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # Lines are written in batches, at the latest this many seconds after they were logged;
-# WARNING and worse at once (see log_stream.py). 0: every line at once.
+# WARNING and worse at once (see runtime/log_stream.py). 0: every line at once.
 LOG_FLUSH_INTERVAL = env.float("LOG_FLUSH_INTERVAL", default=0.0 if DEBUG else 0.5)
-REQUEST_LOG = "{{ cookiecutter.project_slug }}.request_log"
+REQUEST_LOG = "{{ cookiecutter.project_slug }}.runtime.request_log"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -212,7 +213,7 @@ LOGGING = {
     },
     "handlers": {
         "default": {
-            "()": "{{ cookiecutter.project_slug }}.log_stream.BatchedStreamHandler",
+            "()": "{{ cookiecutter.project_slug }}.runtime.log_stream.BatchedStreamHandler",
             "interval": LOG_FLUSH_INTERVAL,
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
@@ -220,7 +221,7 @@ LOGGING = {
         # The server's own few lines at once: its last ones ("Application shutdown
         # complete.") come after the final flush, and would otherwise be lost.
         "server": {
-            "()": "{{ cookiecutter.project_slug }}.log_stream.BatchedStreamHandler",
+            "()": "{{ cookiecutter.project_slug }}.runtime.log_stream.BatchedStreamHandler",
             "interval": 0,
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
@@ -232,7 +233,7 @@ LOGGING = {
         # ("Started server process", ...) get the same format as ours.
         "django": {"handlers": ["default"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn": {"handlers": ["server"], "level": LOG_LEVEL, "propagate": False},
-        # The app logs one access line per request (request_log.py): not uvicorn's too.
+        # The app logs one access line per request (runtime/request_log.py): not uvicorn's too.
         "uvicorn.access": {"handlers": [], "propagate": False},
 {%- if cookiecutter.use_elasticsearch == "yes" %}
         # The client logs a line per engine request and a traceback per retry; search/errors.py
@@ -259,7 +260,7 @@ NINJA_NUM_PROXIES = 0
 # Writes (create, edit, publish, delete) per signed-in user ("60/m"; empty: no limit), counted like
 # SAY_AFTER_RATE in the default cache.
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
-# Bytes a request body may have; past it, 413 before the body is read (body_limit.py).
+# Bytes a request body may have; past it, 413 before the body is read (runtime/body_limit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
 # Seconds each dependency gets to answer GET /api/ready.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
