@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.core.signals import request_started
+from django.db import close_old_connections, connections, reset_queries
 
 from accounts.models import User
 from accounts.tokens import issue_token
@@ -91,6 +92,15 @@ def written_lines() -> Iterator[WrittenLines]:
 
     yield lines
     handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def request_started_as_in_production() -> None:
+    """asgi.py takes Django's two request_started receivers out; Django's test client puts
+    them back after each of its requests. Out again, so that requests through the ASGI
+    application run as they do when served."""
+    request_started.disconnect(reset_queries)
+    request_started.disconnect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

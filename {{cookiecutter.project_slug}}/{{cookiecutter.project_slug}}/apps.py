@@ -7,4 +7,4 @@ class ProjectConfig(AppConfig):
     name = "{{ cookiecutter.project_slug }}"
 
     def ready(self) -> None:
-        from .runtime import checks  # noqa: F401  (registers the checks)
+        from .runtime import checks, handler  # noqa: F401  (registers the checks)

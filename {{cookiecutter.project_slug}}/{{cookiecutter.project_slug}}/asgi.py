@@ -1,31 +1,35 @@
 """ASGI entry point: `uvicorn {{ cookiecutter.project_slug }}.asgi:application`.
 
-Django's ASGI app, wrapped so that the server's lifespan startup/shutdown
-events reach us (see runtime/lifespan.py), with two per-request costs taken out.
+Django's ASGI app with its handler swapped for one that starts no thread per request
+(runtime/handler.py), wrapped so that the server's lifespan startup/shutdown events reach
+us (runtime/lifespan.py), with a few per-request costs taken out.
 https://docs.djangoproject.com/en/stable/howto/deployment/asgi/
 """
 
 import gc
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 from django.core.signals import request_started
 from django.db import close_old_connections, reset_queries
 
 from .runtime.body_limit import BodyLimit
+from .runtime.handler import ASGIHandler
 from .runtime.lifespan import Lifespan, app_hooks
 from .runtime.log_stream import flush_logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 
-django_application = get_asgi_application()
+# What django.core.asgi.get_asgi_application() does, with the handler of runtime/.
+django.setup(set_prefix=False)
+django_application = ASGIHandler()
 
-# Under ASGI, Django sends request_started to these two receivers in a thread made for
-# the request, before anything in it could have opened a database connection: they have
-# nothing to do, yet the hop to that thread is a sixth of an API call's CPU. The request's
-# connections are still closed by request_finished, in that same thread. (WSGI, which
-# reuses threads across requests, does not load this module.)
+# Django sends request_started to these two receivers through a hop to the request's
+# thread, before anything in the request could have opened a database connection: they
+# have nothing to do, and the hop alone would take a thread for every request. The
+# request's connections are still closed by request_finished, in the thread that opened
+# them. (WSGI does not load this module.)
 request_started.disconnect(reset_queries)
 request_started.disconnect(close_old_connections)
 

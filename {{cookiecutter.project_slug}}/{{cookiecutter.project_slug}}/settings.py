@@ -174,6 +174,10 @@ DATABASES["default"]["OPTIONS"] = {
     "options": f"-c statement_timeout={env.int('DATABASE_STATEMENT_TIMEOUT_MS', default=30000)}",
 }
 {%- endif %}
+# Idle request threads kept for reuse (runtime/handler.py): a request takes one when it
+# first runs sync code (an ORM call, a sync view). Past this many at once, a request gets a
+# thread of its own, ended after it, so sync views stay concurrent however many there are.
+ASGI_THREADS_KEPT = env.int("ASGI_THREADS_KEPT", default=64)
 # Persistent connections leak under ASGI (one per request thread): keep them off.
 # ATOMIC_REQUESTS stays off too: Django refuses it for async views.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
