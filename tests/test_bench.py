@@ -24,8 +24,17 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     # from run to run (one CI run measured the project slower than itself with more work).
     verdict = r"bare Ninja app \d+ us, ratio \d+\.\d+ \((ok|OVER the \d+\.\d+ limit)\)"
     assert re.search(verdict, output), output
-    auth_cost = r"anonymous \d+ us, with a bearer token \d+ us \(auth costs -?\d+ us\)"
+    auth_cost = (
+        r"anonymous \d+ us, \d+\.\d+ thread starts; with a bearer token \d+ us "
+        r"\(auth costs -?\d+ us\); with Django's own ASGIHandler \d+ us, \d+\.\d+ thread starts"
+    )
     assert re.search(auth_cost, output), output
+    threads = r"thread starts per request: project (\d+\.\d+), bare Ninja app (\d+\.\d+)"
+    found = re.search(threads, output)
+    assert found, output
+    # Counted, not timed: no thread starts per request here, two in stock Django.
+    assert (float(found[1]), float(found[2])) == (0.0, 2.0), output
+    assert re.search(r"with Django's own ASGIHandler: project \d+ us, 2\.00 thread starts", output)
     assert "request_started thread hop put back" in output, output
 
 

@@ -30,6 +30,7 @@ SEARCH_API = "tests/search/test_search_api.py"
 PERMISSIONS = "tests/test_permissions.py"
 SQLITE = "tests/test_database_sqlite.py"
 INDEXING = "tests/search/test_indexing.py"
+HANDLER = "tests/test_handler.py"
 OUTBOX = "tests/test_outbox.py"
 GUARDS = [
     Guard(
@@ -556,6 +557,48 @@ GUARDS = [
         "_write_lock.acquire(timeout=timeout)",
         "_write_lock.acquire(timeout=30)",
         (f"{SQLITE}::test_a_writer_waits_for_the_process_lock_no_longer_than_the_timeout",),
+    ),
+    Guard(
+        "handler-closes-inline",
+        "an async request's response is closed on the event loop, with no thread",
+        "{slug}/runtime/handler.py",
+        'getattr(target, "__name__", None) == "close"',
+        'getattr(target, "__name__", None) == "never"',
+        (f"{HANDLER}::test_an_async_request_starts_no_thread_and_still_finishes",),
+    ),
+    Guard(
+        "handler-reuses-threads",
+        "requests that run sync code reuse kept threads instead of starting new ones",
+        "{slug}/runtime/handler.py",
+        "            if len(self._idle) < self.kept:",
+        "            if False:",
+        (f"{HANDLER}::test_requests_running_sync_code_reuse_threads",),
+    ),
+    Guard(
+        "handler-bounds-kept-threads",
+        "past ASGI_THREADS_KEPT, the extra threads end after their request",
+        "{slug}/runtime/handler.py",
+        "            if len(self._idle) < self.kept:",
+        "            if True:",
+        (f"{HANDLER}::test_past_the_kept_threads_sync_views_stay_concurrent",),
+    ),
+    Guard(
+        "handler-closes-in-the-requests-thread",
+        "a request that ran sync code is closed in its thread, which closes its connection",
+        "{slug}/runtime/handler.py",
+        "            self._executor is None\n            and self.response_sent",
+        "            self.response_sent",
+        (f"{HANDLER}::test_a_requests_connection_is_closed_in_its_own_thread",),
+    ),
+    Guard(
+        "handler-steps-aside-for-receivers",
+        "a request_finished receiver the project adds runs in a thread, not on the loop",
+        "{slug}/runtime/handler.py",
+        "            and not unknown_finished_receivers()\n",
+        "\n",
+        (
+            f"{HANDLER}::test_a_receiver_added_to_request_finished_runs_and_the_fast_path_steps_aside",
+        ),
     ),
     Guard(
         "change-permission",

@@ -1,20 +1,22 @@
 """In-process CPU time per request of GET /api/say-async?delay=0, through the ASGI app.
 
 `python -m bench.hotpath project` measures this project (its settings, middleware, lifespan
-wrapper); `python -m bench.hotpath minimal` a bare Ninja app with the same versions and no
-middleware (bench/minimal_settings.py); `project-stock-signals` this project with Django's
-request_started receivers put back (asgi.py takes them out), to show what the rest costs.
+wrapper, handler); `python -m bench.hotpath minimal` a bare Ninja app with the same versions
+and no middleware (bench/minimal_settings.py); `project-stock-handler` this project served by
+Django's own ASGIHandler instead of runtime/handler.py; `project-stock-signals` this project
+with Django's request_started receivers put back (asgi.py takes them out).
 `python -m bench.hotpath project 500 --read anonymous` (or `token`) measures a database read,
 GET /api/blog/posts/{id}, without credentials or with a bearer token: what auth costs. It
 makes its own user, token and post for that, and deletes them afterwards.
-CPU time counts every thread of the process, so the thread Django starts per request is
-included. Prints microseconds per request: the fastest of several rounds, the one least
-disturbed by the rest of the machine.
+CPU time counts every thread of the process, so the threads Django starts per request are
+included. Prints microseconds per request (the fastest of several rounds, the one least
+disturbed by the rest of the machine), then the threads started per request.
 """
 
 import asyncio
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -77,6 +79,20 @@ async def cpu_per_request(
     return min(rounds) * 1e6
 
 
+class ThreadStarts:
+    """Counts the threads started, from here on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        real_start = threading.Thread.start
+
+        def counting(thread: threading.Thread) -> None:
+            self.count += 1
+            real_start(thread)
+
+        threading.Thread.start = counting  # type: ignore[method-assign,assignment]
+
+
 def measure_read(app: Any, requests: int, with_token: bool) -> float:
     """CPU per GET /api/blog/posts/{id} of a published post, anonymous or with a token."""
     from django.contrib.auth import get_user_model
@@ -113,6 +129,12 @@ def load_app(which: str) -> Any:
 
         request_started.connect(reset_queries)
         request_started.connect(close_old_connections)
+    if which == "project-stock-handler":
+        from django.core.handlers.asgi import ASGIHandler
+
+        lifespan, body_limit = module.application, module.application.app
+        body_limit.app = ASGIHandler()
+        return lifespan
     return module.application
 
 
@@ -123,8 +145,10 @@ if __name__ == "__main__":
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     which, requests = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     app = load_app(which)
+    starts = ThreadStarts()
     if "--read" in sys.argv:
         with_token = sys.argv[sys.argv.index("--read") + 1] == "token"
-        print(f"{measure_read(app, requests, with_token):.0f}")
+        cpu = measure_read(app, requests, with_token)
     else:
-        print(f"{asyncio.run(cpu_per_request(app, requests)):.0f}")
+        cpu = asyncio.run(cpu_per_request(app, requests))
+    print(f"{cpu:.0f} {starts.count / (WARMUP + ROUNDS * requests):.2f}")
