@@ -528,8 +528,8 @@ GUARDS = [
         "outbox-hand-back-on-stop",
         "a stopping worker hands back what it holds",
         "outbox/worker.py",
-        "await sync_to_async(store.release)(self._claim)",
-        "None",
+        "release = sync_to_async(store.release)(self._claim)",
+        "release = asyncio.sleep(0)",
         (f"{OUTBOX}::test_a_stopped_worker_hands_back_its_work_for_the_next_one",),
     ),
     Guard(
