@@ -83,7 +83,8 @@ def test_concurrent_read_then_write_transactions_all_commit(database_file: Path)
 
 
 def test_the_project_uses_its_backend() -> None:
-    assert connection.settings_dict["ENGINE"] == "{{ cookiecutter.project_slug }}.runtime.sqlite"
+    backend = connection.settings_dict["ENGINE"]
+    assert backend == "{{ cookiecutter.project_slug }}.runtime.sqlite"
 
 
 @pytest.mark.parametrize("ending", ["commit", "rollback", "close"])
