@@ -32,6 +32,8 @@ from {{ cookiecutter.project_slug }}.runtime.handler import (
     request_finished_receivers,
 )
 
+from .conftest import http_scope
+
 REQUESTS = 50
 
 
@@ -53,21 +55,7 @@ async def call(path: str, query: bytes = b"", *, disconnect: asyncio.Event | Non
         if message["type"] == "http.response.start":
             status = message["status"]
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
-    await application(scope, receive, send)
+    await application(http_scope(path, query), receive, send)
     return status
 
 

@@ -14,7 +14,7 @@ from django.test import AsyncClient
 from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES
 from {{ cookiecutter.project_slug }}.runtime import request_log
 
-from .conftest import WrittenLines
+from .conftest import WrittenLines, http_scope
 
 
 async def test_response_carries_a_new_request_id() -> None:
@@ -98,20 +98,7 @@ async def test_an_abandoned_request_still_gets_its_access_line(
     async def send(message: Mapping[str, Any]) -> None:
         raise AssertionError(f"nothing may be sent to a client that left: {message}")
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/say-async",
-        "raw_path": b"/api/say-async",
-        "query_string": b"delay=5",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
+    scope = http_scope("/api/say-async", b"delay=5")
     with caplog.at_level(logging.INFO, logger="access"):
         request = asyncio.create_task(ASGIHandler()(scope, messages.get, send))
         await asyncio.sleep(0.3)
