@@ -3,7 +3,6 @@ import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -20,24 +19,6 @@ from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHand
 MakePost = Callable[..., Post]
 MakeUser = Callable[..., User]
 WrittenLines = Callable[[], list[str]]
-
-
-def http_scope(path: str, query: bytes = b"") -> dict[str, Any]:
-    """The scope uvicorn gives the ASGI application for `GET path?query`."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
 
 
 WAIT_LIMIT = 10.0  # seconds

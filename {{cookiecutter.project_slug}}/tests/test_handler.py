@@ -20,6 +20,7 @@ from django.core.handlers.asgi import ASGIHandler as StockASGIHandler
 from django.db import connections
 from django.http import HttpResponse
 
+from bench.hotpath import call as asgi_call
 from blog.models import Post
 
 from {{ cookiecutter.project_slug }}.asgi import application, django_application
@@ -32,31 +33,12 @@ from {{ cookiecutter.project_slug }}.runtime.handler import (
     request_finished_receivers,
 )
 
-from .conftest import http_scope
-
 REQUESTS = 50
 
 
 async def call(path: str, query: bytes = b"", *, disconnect: asyncio.Event | None = None) -> int:
     """One request through the ASGI application; `disconnect` set: the client goes away."""
-    sent_body = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent_body
-        if not sent_body:
-            sent_body = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await (disconnect or asyncio.Event()).wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await application(http_scope(path, query), receive, send)
-    return status
+    return await asgi_call(application, path, query, disconnect=disconnect)
 
 
 @pytest.fixture

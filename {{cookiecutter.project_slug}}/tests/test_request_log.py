@@ -11,10 +11,12 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient
 
+from bench.hotpath import http_scope
+
 from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES
 from {{ cookiecutter.project_slug }}.runtime import request_log
 
-from .conftest import WrittenLines, http_scope
+from .conftest import WrittenLines
 
 
 async def test_response_carries_a_new_request_id() -> None:
