@@ -153,9 +153,19 @@ async def test_a_stopped_worker_hands_back_its_work_for_the_next_one(echo: Echo)
 
 
 async def test_the_lifespan_runs_a_worker_that_a_commit_wakes(
-    echo: Echo, settings: LazySettings
+    echo: Echo, settings: LazySettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.OUTBOX_POLL_INTERVAL = 3600  # only the wake-up can make it look in time
+    claims = asyncio.Event()  # the worker's first look at the table is done
+    real_claim = store.claim
+
+    def claim(**kwargs: Any) -> store.Claim:
+        found = real_claim(**kwargs)
+        loop.call_soon_threadsafe(claims.set)
+        return found
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(store, "claim", claim)
     incoming = asyncio.Queue[dict[str, Any]]()
     incoming.put_nowait({"type": "lifespan.startup"})
     sent: list[dict[str, Any]] = []
@@ -163,6 +173,7 @@ async def test_the_lifespan_runs_a_worker_that_a_commit_wakes(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
         if message["type"] == "lifespan.startup.complete":
+            await asyncio.wait_for(claims.wait(), timeout=10)  # found nothing; now it waits
             await sync_to_async(record)("a")
             await asyncio.wait_for(echo.called.wait(), timeout=10)
             incoming.put_nowait({"type": "lifespan.shutdown"})
