@@ -29,6 +29,14 @@ OTHER_DATABASE_PATHS = {
 }
 
 
+# What only the redis cache needs.
+REDIS_PATHS = [
+    "keyvalue/redis_store.py",
+    "keyvalue/django_cache.py",
+    "tests/test_redis.py",
+]
+
+
 def remove_paths(project: Path, paths: list[str]) -> None:
     for relative in paths:
         target = project / relative
@@ -74,6 +82,8 @@ def main() -> None:
     if "{{ cookiecutter.ci }}" != "github":
         remove_paths(project, CI_PATHS)
     remove_paths(project, OTHER_DATABASE_PATHS["{{ cookiecutter.database }}"])
+    if "{{ cookiecutter.cache }}" != "redis":
+        remove_paths(project, REDIS_PATHS)
     write_env_file(project)
     print_next_steps(project)
 

@@ -5,27 +5,32 @@ bearer token or a signed-in session (accounts/auth.py). request.auth is the call
 """
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.renderers import JSONRenderer
 from ninja.throttling import BaseThrottle
 from pydantic import Field
 
 from accounts.auth import READ, READ_OPENAPI, WRITE
-from accounts.throttles import UserWriteThrottle
+from ratelimit.limits import UserRateLimit
 
 from {{ cookiecutter.project_slug }}.errors import Message
 
-from . import queries
+from . import cache, queries
 from .models import Post
+from .permissions import Viewer
 from .schemas import PostIn, PostOut, PostPage, PostPatch, PublishIn, PublishOut
 
 router = Router(tags=["blog"])
 
 MAX_PAGE_SIZE = 100
+JSON = JSONRenderer()  # the API's renderer, for pages kept rendered (cache.py)
 # Writes per user, past which a 429 with Retry-After (WRITE_RATE; empty: no limit).
 write_throttles: list[BaseThrottle] = (
-    [UserWriteThrottle(settings.WRITE_RATE)] if settings.WRITE_RATE else []
+    [UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]
+    if settings.WRITE_RATE
+    else []
 )
 # What a write answers itself besides its success; openapi.py adds the errors around it
 # (401, 422, 429, ...).
@@ -41,9 +46,22 @@ class PageParams(Schema):
 
 
 @router.get("/posts", response=PostPage, auth=READ, openapi_extra=READ_OPENAPI)
-async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage:
+async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage | HttpResponse:
     """A page of the posts you may see, newest first."""
     viewer = request.auth  # type: ignore[attr-defined]
+    if viewer.is_authenticated or not settings.POST_LIST_CACHE_SECONDS:
+        return await read_page(viewer, page)
+
+    async def render() -> bytes:
+        answer = await read_page(viewer, page)
+        body: bytes = JSON.render(request, answer.model_dump(), response_status=200)  # as Ninja
+        return body
+
+    key = cache.page_key(published=page.published, offset=page.offset, limit=page.limit)
+    return HttpResponse(await cache.cached(key, render), content_type=JSON.media_type)
+
+
+async def read_page(viewer: Viewer, page: PageParams) -> PostPage:
     posts = await queries.list_posts(
         viewer=viewer, published=page.published, offset=page.offset, limit=page.limit
     )

@@ -14,21 +14,9 @@ class SearchConfig(AppConfig):
         posts_changed.connect(record_changes, dispatch_uid="search.record_changes")
         register(TOPIC, apply_changes)
 
-    async def startup(self) -> None:
-        """Called by the ASGI lifespan wrapper: this loop serves requests until shutdown."""
-        from .client import keep_client_for_this_loop
-
-        keep_client_for_this_loop()
-
     async def ready_check(self) -> None:
         """Part of GET /api/ready: the cluster answers."""
         from .client import request_client
 
         async with request_client() as client:
             await client.info()
-
-    async def shutdown(self) -> None:
-        """Called by the ASGI lifespan wrapper when the server stops."""
-        from .client import close_all
-
-        await close_all()

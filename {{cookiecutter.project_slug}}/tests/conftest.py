@@ -12,9 +12,11 @@ from django.db import close_old_connections, connections, reset_queries
 from accounts.models import User
 from accounts.tokens import issue_token
 from blog.models import Post
+from keyvalue import get_store
 
 from {{ cookiecutter.project_slug }}.runtime.lifespan import app_hooks
 from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
+from {{ cookiecutter.project_slug }}.runtime.loop_clients import close_every_client
 
 MakePost = Callable[..., Post]
 MakeUser = Callable[..., User]
@@ -95,6 +97,14 @@ def written_lines() -> Iterator[WrittenLines]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_keyvalue_store() -> Iterator[None]:
+    """Each test starts with no rate-limit counts and nothing cached, and leaves none."""
+    get_store().clear()
+    yield
+    get_store().clear()
+
+
+@pytest.fixture(autouse=True)
 def request_started_as_in_production() -> None:
     """asgi.py takes Django's two request_started receivers out; Django's test client puts
     them back after each of its requests. Out again, so that requests through the ASGI
@@ -114,7 +124,8 @@ async def close_sync_to_async_connections() -> AsyncIterator[None]:
 
 @pytest.fixture(autouse=True)
 async def run_app_shutdown_hooks() -> AsyncIterator[None]:
-    """After each test, what the server does when it stops (e.g. close search clients)."""
+    """After each test, what the server does when it stops (e.g. close network clients)."""
     yield
     for hook in app_hooks("shutdown"):
         await hook()
+    await close_every_client()

@@ -6,6 +6,9 @@ defaults in {{ cookiecutter.project_slug }}/settings.py as they are.
 """
 
 import os
+{%- if cookiecutter.cache == "redis" %}
+import uuid
+{%- endif %}
 
 # DEBUG off refuses to start without a real key; a clean checkout has none.
 os.environ.setdefault("SECRET_KEY", "tests-only-key-" + "t" * 50)
@@ -19,3 +22,9 @@ from {{ cookiecutter.project_slug }}.settings import *  # noqa: F403
 SECURE_SSL_REDIRECT = False
 # The docs' assets straight from the apps' static folders: no collectstatic before a run.
 SERVESTATIC_USE_FINDERS = True
+{%- if cookiecutter.cache == "redis" %}
+# Each run counts and caches under a prefix of its own in the shared Redis (REDIS_URL), and
+# each test starts with nothing under it (tests/conftest.py).
+REDIS_KEY_PREFIX = f"tests-{uuid.uuid4().hex[:12]}:"
+CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
+{%- endif %}

@@ -40,14 +40,14 @@ async def test_ready_is_a_503_naming_a_dependency_that_hangs(
 
     settings.READY_CHECK_TIMEOUT = 0.2
     monkeypatch.setattr(
-        health, "ready_checks", lambda: {"database": health.check_database, "cache": hangs}
+        health, "ready_checks", lambda: {"database": health.check_database, "queue": hangs}
     )
 
     response = await AsyncClient().get("/api/ready")
 
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
-    assert response.json()["checks"] == {"database": "ok", "cache": "timed out after 0.2 s"}
+    assert response.json()["checks"] == {"database": "ok", "queue": "timed out after 0.2 s"}
 
 
 async def test_ready_is_a_503_naming_a_dependency_that_fails(

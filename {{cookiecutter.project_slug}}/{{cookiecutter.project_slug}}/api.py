@@ -10,9 +10,11 @@ import time
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Schema
-from ninja.throttling import AnonRateThrottle, BaseThrottle
+from ninja.throttling import BaseThrottle
 
 from accounts.auth import add_error_handlers as add_auth_error_handlers
+from ratelimit.limits import ClientIPRateLimit
+from ratelimit.operation import AsyncThrottleChecks
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 from search.errors import add_error_handlers as add_search_error_handlers
 {%- endif %}
@@ -20,7 +22,13 @@ from search.errors import add_error_handlers as add_search_error_handlers
 from .errors import add_error_handlers as add_database_error_handlers
 from .openapi import ContractAPI
 
-api = ContractAPI(
+
+class API(ContractAPI, AsyncThrottleChecks):
+    """Ninja's API, with every error in its schema (openapi.py) and throttles awaited on the
+    event loop (ratelimit/operation.py)."""
+
+
+api = API(
     title="{{ cookiecutter.project_name }}",
     version="0.1.0",
     description="{{ cookiecutter.description }}",
@@ -39,9 +47,8 @@ def say_after_throttles(endpoint: str) -> list[BaseThrottle]:
     """429 with Retry-After past SAY_AFTER_RATE requests per client IP, to this endpoint."""
     if not settings.SAY_AFTER_RATE:
         return []
-    throttle = AnonRateThrottle(settings.SAY_AFTER_RATE)
-    throttle.scope = f"anon-{endpoint}"  # its own count: one endpoint cannot use up the other's
-    return [throttle]
+    # Its own count: one endpoint cannot use up the other's.
+    return [ClientIPRateLimit(endpoint, settings.SAY_AFTER_RATE, setting="SAY_AFTER_RATE")]
 
 
 SAY_SYNC_THROTTLES = say_after_throttles("say-sync")

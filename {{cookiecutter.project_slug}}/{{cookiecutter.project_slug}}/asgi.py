@@ -18,6 +18,7 @@ from .runtime.body_limit import BodyLimit
 from .runtime.handler import ASGIHandler
 from .runtime.lifespan import Lifespan, app_hooks
 from .runtime.log_stream import flush_logs
+from .runtime.loop_clients import close_every_client, mark_loop_long_lived
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 
@@ -40,6 +41,6 @@ gc.freeze()
 
 application = Lifespan(
     BodyLimit(django_application, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
-    on_startup=app_hooks("startup"),
-    on_shutdown=[*app_hooks("shutdown"), flush_logs],
+    on_startup=[mark_loop_long_lived, *app_hooks("startup")],
+    on_shutdown=[*app_hooks("shutdown"), close_every_client, flush_logs],
 )

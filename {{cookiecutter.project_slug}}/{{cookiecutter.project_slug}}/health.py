@@ -2,8 +2,10 @@
 
 health touches nothing: it answers as long as the process serves requests. ready checks
 every dependency at once (asyncio.gather), each bounded by READY_CHECK_TIMEOUT: the
-database here, and any app's `async def ready_check()` (search/apps.py), so a slow or
-dead dependency makes a 503 that names it instead of a hanging probe. It also shows the
+database and the cache here, and any app's `async def ready_check()` (search/apps.py), so
+a slow or dead dependency makes a 503 that names it instead of a hanging probe. The cache
+is shown but, unless READY_REQUIRES_CACHE, not required: the API serves without it
+(rate limits fail open, reads miss). It also shows the
 outbox's backlog (work such as indexing that waits for the worker); a backlog does not
 make the process unready, since serving does not depend on it.
 """
@@ -18,6 +20,7 @@ from django.db import connection
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from keyvalue import get_store
 from outbox import store
 
 router = Router(tags=["health"])
@@ -60,8 +63,18 @@ async def check_database() -> None:
     await sync_to_async(_query_database)()
 
 
+async def check_cache() -> None:
+    await get_store().aping()
+
+
+def optional_checks() -> set[str]:
+    """Checks shown in the answer that do not make it a 503."""
+    # Only the redis bake has the setting: the local store lives in this process.
+    return set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}
+
+
 def ready_checks() -> dict[str, Check]:
-    checks: dict[str, Check] = {"database": check_database}
+    checks: dict[str, Check] = {"database": check_database, "cache": check_cache}
     for config in apps.get_app_configs():
         if hasattr(config, "ready_check"):
             checks[config.label] = config.ready_check
@@ -86,12 +99,13 @@ async def health(request: HttpRequest) -> Health:
 
 @router.get("/ready", response={200: Readiness, 503: Readiness})
 async def ready(request: HttpRequest) -> Status[Readiness]:
-    """Readiness: every dependency answered within READY_CHECK_TIMEOUT seconds."""
+    """Readiness: every required dependency answered within READY_CHECK_TIMEOUT seconds."""
     checks = ready_checks()
     results = await asyncio.gather(*(run_check(check) for check in checks.values()))
     outcome = dict(zip(checks, results, strict=True))
     backlog = await outbox_backlog() if outcome.get("database") == "ok" else None
-    if all(result == "ok" for result in results):
+    optional = optional_checks()
+    if all(result == "ok" for name, result in outcome.items() if name not in optional):
         return Status(200, Readiness(status="ok", checks=outcome, outbox=backlog))
     return Status(503, Readiness(status="unavailable", checks=outcome, outbox=backlog))
 

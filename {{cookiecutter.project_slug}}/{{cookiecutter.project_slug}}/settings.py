@@ -190,6 +190,44 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # ATOMIC_REQUESTS stays off: Django refuses it for async views.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache, rate-limit counts and the post list's cache (keyvalue/).
+# https://docs.djangoproject.com/en/stable/topics/cache/
+{%- if cookiecutter.cache == "redis" %}
+# On Redis, shared by every worker and replica: a client is limited once, whatever process
+# serves it. Every call waits at most REDIS_TIMEOUT seconds; past it (or with Redis down)
+# rate limits let the request through, logged, and caches miss: Redis is not an outage.
+# After a failure, calls skip Redis for REDIS_RETRY_INTERVAL seconds.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="{{ cookiecutter.project_slug }}:")
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
+REDIS_RETRY_INTERVAL = env.float("REDIS_RETRY_INTERVAL", default=1.0)
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=50)  # per process and loop
+KEYVALUE_STORE = "keyvalue.redis_store.RedisStore"
+CACHES = {
+    "default": {
+        # Django's Redis backend, with Redis's failures read as misses (keyvalue/django_cache.py).
+        "BACKEND": "keyvalue.django_cache.FailSoftRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {
+            "max_connections": REDIS_MAX_CONNECTIONS,
+            "socket_timeout": REDIS_TIMEOUT,
+            "socket_connect_timeout": REDIS_TIMEOUT,
+        },
+    }
+}
+# Sessions read from Redis, written through to the database: a dead Redis costs a query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Whether GET /api/ready answers 503 when Redis does not answer (the check is shown either
+# way). Off: the API serves without Redis, only less strictly limited.
+READY_REQUIRES_CACHE = env.bool("READY_REQUIRES_CACHE", default=False)
+{%- else %}
+# In this process's memory: nothing to run, but each worker process counts and caches
+# alone (2 workers let through twice SAY_AFTER_RATE). Bake with cache=redis to share them.
+KEYVALUE_STORE = "keyvalue.local.LocalStore"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+{%- endif %}
+
 # Internationalization
 # https://docs.djangoproject.com/en/stable/topics/i18n/
 LANGUAGE_CODE = "en-us"
@@ -261,15 +299,14 @@ logging.captureWarnings(True)
 logging.logThreads = logging.logMultiprocessing = False
 
 # The API's own settings.
-# Anonymous requests per client IP to each say-after endpoint ("600/m"; empty: no limit).
-# Counted in the default cache: per process with the local-memory cache; share a Redis cache
-# across workers (an async-safe one: throttles run on the event loop).
+# Requests per client IP to each say-after endpoint ("600/m"; empty: no limit), counted in
+# the key-value store above (ratelimit/).
 SAY_AFTER_RATE = env.str("SAY_AFTER_RATE", default="600/m")
 # The client IP is REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies only;
 # never a client-sent X-Forwarded-For.
 NINJA_NUM_PROXIES = 0
-# Writes (create, edit, publish, delete) per signed-in user ("60/m"; empty: no limit), counted like
-# SAY_AFTER_RATE in the default cache.
+# Writes (create, edit, publish, delete) per signed-in user ("60/m"; empty: no limit), counted
+# like SAY_AFTER_RATE.
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
 # Bytes a request body may have; past it, 413 before the body is read (runtime/body_limit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
@@ -277,6 +314,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
+# Seconds anonymous callers' pages of GET /api/blog/posts are cached (blog/cache.py); 0: off.
+POST_LIST_CACHE_SECONDS = env.float("POST_LIST_CACHE_SECONDS", default=2.0)
 
 # The outbox (outbox/): work recorded with the database change that calls for it (indexing
 # a post), done by a worker in every server process, started by the ASGI lifespan. Turn it

@@ -27,7 +27,7 @@ def test_each_loop_gets_its_own_client_and_close_all_closes_them() -> None:
         first = first_loop.run_until_complete(sessions_after_a_request())
         second = second_loop.run_until_complete(sessions_after_a_request())
         again = first_loop.run_until_complete(sessions_after_a_request())
-        assert len(search_client._clients) == 2
+        assert len(search_client.clients.clients) == 2
 
         second_loop.run_until_complete(close_all())  # closes first's on its own (idle) loop
     finally:
@@ -37,7 +37,7 @@ def test_each_loop_gets_its_own_client_and_close_all_closes_them() -> None:
     assert first != second
     assert again == first
     assert [session.closed for session in first + second] == [True, True]
-    assert search_client._clients == {}
+    assert search_client.clients.clients == {}
 
 
 async def test_lifespan_shutdown_closes_the_clients() -> None:
@@ -55,4 +55,4 @@ async def test_lifespan_shutdown_closes_the_clients() -> None:
 
     assert sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert [session.closed for session in sessions] == [True]
-    assert search_client._clients == {}
+    assert search_client.clients.clients == {}

@@ -11,7 +11,7 @@ async def test_ready_includes_search() -> None:
     response = await AsyncClient().get("/api/ready")
 
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "search": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok", "search": "ok"}
 
 
 async def test_ready_is_a_503_when_search_is_down(settings: LazySettings, closed_port: int) -> None:
@@ -20,4 +20,8 @@ async def test_ready_is_a_503_when_search_is_down(settings: LazySettings, closed
     response = await AsyncClient().get("/api/ready")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "search": "failed: ConnectionError"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "search": "failed: ConnectionError",
+    }

@@ -47,7 +47,7 @@ def test_a_view_on_a_short_lived_loop_closes_its_client() -> None:
     for _ in range(50):  # the sync test client runs the view as WSGI does
         assert Client().get("/api/search", {"q": "wsgi"}).json()["total"] == 1
 
-    assert search_client._clients == {}
+    assert search_client.clients.clients == {}
     assert open_files(os.getpid()) <= before + 2
 
 

@@ -1,0 +1,50 @@
+"""The store in this process's memory: no I/O, so its calls run on the event loop as they are.
+
+Each worker process counts alone: with N workers a client gets N times the rate limit.
+The `redis` cache choice shares one count (redis_store.py).
+"""
+
+import threading
+import time
+
+from django.core.cache.backends.locmem import LocMemCache
+
+from .base import Hit
+
+# Keys kept at most (a third are dropped past it): rate-limit logs of that many clients.
+MAX_ENTRIES = 10_000
+
+
+class LocalStore:
+    name = "local"
+
+    def __init__(self) -> None:
+        self.cache = LocMemCache("keyvalue", {"OPTIONS": {"MAX_ENTRIES": MAX_ENTRIES}})
+        # Sync operations (say-sync) count from many threads: read and write as one step.
+        self.lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window: float) -> Hit:
+        with self.lock:
+            now = time.time()
+            log: list[float] = [t for t in self.cache.get(key, []) if t > now - window]
+            if len(log) >= limit:
+                return Hit(False, log[0] + window - now)
+            log.append(now)
+            self.cache.set(key, log, window)
+            return Hit(True, 0.0)
+
+    async def ahit(self, key: str, limit: int, window: float) -> Hit:
+        return self.hit(key, limit, window)
+
+    async def aget(self, key: str) -> bytes | None:
+        value: bytes | None = self.cache.get(key)
+        return value
+
+    async def aset(self, key: str, value: bytes, ttl: float) -> None:
+        self.cache.set(key, value, ttl)
+
+    async def aping(self) -> None:
+        return None
+
+    def clear(self) -> None:
+        self.cache.clear()
