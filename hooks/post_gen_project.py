@@ -34,6 +34,8 @@ REDIS_PATHS = [
     "keyvalue/redis_store.py",
     "keyvalue/django_cache.py",
     "tests/test_redis.py",
+    "bench/ratelimit.py",
+    "bench/latency_proxy.py",
 ]
 
 

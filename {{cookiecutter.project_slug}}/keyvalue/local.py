@@ -24,6 +24,12 @@ class LocalStore:
         self.lock = threading.Lock()
 
     def hit(self, key: str, limit: int, window: float) -> Hit:
+        return self._count(key, limit, window)
+
+    async def ahit(self, key: str, limit: int, window: float) -> Hit:
+        return self._count(key, limit, window)  # no I/O: nothing to wait for
+
+    def _count(self, key: str, limit: int, window: float) -> Hit:
         with self.lock:
             now = time.time()
             log: list[float] = [t for t in self.cache.get(key, []) if t > now - window]
@@ -32,9 +38,6 @@ class LocalStore:
             log.append(now)
             self.cache.set(key, log, window)
             return Hit(True, 0.0)
-
-    async def ahit(self, key: str, limit: int, window: float) -> Hit:
-        return self.hit(key, limit, window)
 
     async def aget(self, key: str) -> bytes | None:
         value: bytes | None = self.cache.get(key)

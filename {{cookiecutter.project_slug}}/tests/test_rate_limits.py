@@ -1,0 +1,177 @@
+"""Rate limits and the post list's cache, over the key-value store of this bake (keyvalue/)."""
+
+import asyncio
+import threading
+
+import pytest
+from django.conf import LazySettings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import AsyncClient
+
+from accounts.models import User
+from blog.models import Post
+from keyvalue import Hit, StoreUnavailable, get_store
+from ratelimit import limits
+from ratelimit.limits import FailOpenLog, parse_rate
+
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES
+
+from .conftest import MakePost, WrittenLines, bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_the_store_counts_hits_in_a_sliding_window() -> None:
+    store = get_store()
+
+    hits = [await store.ahit("window", 3, 0.5) for _ in range(4)]
+    await asyncio.sleep(0.6)
+    later = await store.ahit("window", 3, 0.5)
+
+    assert [hit.allowed for hit in hits] == [True, True, True, False]
+    assert 0 < hits[-1].retry_after <= 0.5
+    assert later == Hit(True, 0.0)
+
+
+async def test_concurrent_hits_on_the_loop_never_pass_the_limit() -> None:
+    hits = await asyncio.gather(*(get_store().ahit("together", 50, 60) for _ in range(200)))
+
+    assert sum(hit.allowed for hit in hits) == 50
+
+
+def test_concurrent_hits_from_threads_never_pass_the_limit() -> None:
+    """As sync operations count: from many threads at once, each read-count-write one step."""
+    allowed: list[bool] = []
+
+    def hit_25_times() -> None:
+        allowed.extend(get_store().hit("threads", 50, 60).allowed for _ in range(25))
+
+    threads = [threading.Thread(target=hit_25_times) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (len(allowed), sum(allowed)) == (200, 50)
+
+
+async def test_async_operations_await_their_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ninja checks throttles with a sync call; on the loop that would block every request
+    for a round trip to Redis. The async operations here await the store instead."""
+    store = get_store()
+    awaited: list[str] = []
+    real_ahit = store.ahit
+
+    def sync_hit(key: str, limit: int, window: float) -> Hit:
+        raise AssertionError("a sync rate-limit check on the event loop")
+
+    async def ahit(key: str, limit: int, window: float) -> Hit:
+        awaited.append(key)
+        return await real_ahit(key, limit, window)
+
+    monkeypatch.setattr(store, "hit", sync_hit)
+    monkeypatch.setattr(store, "ahit", ahit)
+
+    response = await AsyncClient().get("/api/say-async")
+
+    assert response.status_code == 200
+    assert awaited == ["ratelimit:say-async:127.0.0.1"]
+
+
+async def test_a_failing_store_lets_requests_through_and_logs_it_once(
+    monkeypatch: pytest.MonkeyPatch, written_lines: WrittenLines
+) -> None:
+    async def unavailable(key: str, limit: int, window: float) -> Hit:
+        raise StoreUnavailable("Redis counting failed: ConnectionError")
+
+    monkeypatch.setattr(get_store(), "ahit", unavailable)
+    monkeypatch.setattr(limits, "fail_open_log", FailOpenLog())
+    for throttle in SAY_ASYNC_THROTTLES:
+        monkeypatch.setattr(throttle, "limit", 1)
+
+    statuses = [(await AsyncClient().get("/api/say-async")).status_code for _ in range(3)]
+    first_lines = [line for line in written_lines() if "failed open" in line]
+    limits.fail_open_log.next_line_at = 0  # the interval is over
+    await AsyncClient().get("/api/say-async")
+    lines = [line for line in written_lines() if "failed open" in line]
+
+    assert statuses == [200, 200, 200]  # over the limit of 1: nothing could count them
+    assert len(first_lines) == 1
+    assert "Redis counting failed: ConnectionError" in first_lines[0]
+    assert "failed_open=1 since the last line, 1 in all" in first_lines[0]
+    assert "failed_open=3 since the last line, 4 in all" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [("100/m", (100, 60)), ("10/s", (10, 1)), ("5/day", (5, 86400)), ("30/5m", (30, 300))],
+)
+def test_rates_are_read_as_documented(rate: str, expected: tuple[int, float]) -> None:
+    assert parse_rate("SAY_AFTER_RATE", rate) == expected
+
+
+@pytest.mark.parametrize("rate", ["100", "0/m", "ten/m", "100/week", "-1/s"])
+def test_a_bad_rate_is_a_clear_error(rate: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"SAY_AFTER_RATE=.*expected <count>/<period>"):
+        parse_rate("SAY_AFTER_RATE", rate)
+
+
+# The post list's cache (blog/cache.py) --------------------------------------------------------
+
+
+async def list_posts(**headers: str) -> tuple[int, bytes]:
+    response = await AsyncClient().get("/api/blog/posts", headers=headers)
+    assert response.status_code == 200
+    return response.json()["count"], response.content
+
+
+async def test_anonymous_readers_get_the_page_from_the_cache(
+    make_post: MakePost, alice: User
+) -> None:
+    await Post.objects.acreate(title="first", published=True)
+    first = await list_posts()
+    await Post.objects.acreate(title="second", published=True)
+
+    cached = await list_posts()
+    signed_in = await list_posts(**(await bearer(alice)))
+    get_store().clear()  # as when POST_LIST_CACHE_SECONDS have passed
+
+    assert first[0] == cached[0] == 1
+    assert signed_in[0] == 2  # signed-in readers skip the cache
+    assert (await list_posts())[0] == 2
+
+
+async def test_a_cached_page_is_what_the_api_answers_without_the_cache(
+    settings: LazySettings,
+) -> None:
+    await Post.objects.acreate(title="a post", body="with a body", published=True)
+    settings.POST_LIST_CACHE_SECONDS = 0
+    uncached = await list_posts()
+    settings.POST_LIST_CACHE_SECONDS = 2
+
+    rendered, from_cache = await list_posts(), await list_posts()
+
+    assert rendered == from_cache == uncached
+
+
+async def test_a_draft_never_reaches_the_cache(alice: User) -> None:
+    await Post.objects.acreate(title="secret", author=alice, published=False)
+    authors_view = await list_posts(**(await bearer(alice)))
+
+    anonymous = await list_posts()
+    anonymous_drafts = await AsyncClient().get("/api/blog/posts", {"published": "false"})
+
+    assert authors_view[0] == 1
+    assert anonymous[0] == 0
+    assert anonymous_drafts.json()["count"] == 0
+
+
+async def test_the_page_is_served_when_the_store_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unavailable(*args: object) -> None:
+        raise StoreUnavailable("Redis reading failed: TimeoutError")
+
+    monkeypatch.setattr(get_store(), "aget", unavailable)
+    monkeypatch.setattr(get_store(), "aset", unavailable)
+    await Post.objects.acreate(title="served", published=True)
+
+    assert (await list_posts())[0] == 1
