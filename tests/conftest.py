@@ -149,6 +149,12 @@ def default_project(cookies_session, postgres_databases: Callable[[], str]) -> B
     return project
 
 
+@pytest.fixture(scope="session")
+def redis_project(cookies_session, postgres_databases: Callable[[], str]) -> BakedProject:
+    """The defaults with the shared Redis cache, installed (for the guards of its rules)."""
+    return bake_and_install(cookies_session, postgres_databases, cache="redis")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -218,10 +224,15 @@ def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Se
 # Every cookiecutter choice appears in at least one option set.
 OPTION_SETS = [
     pytest.param({}, id="defaults"),
-    pytest.param({"database": "postgresql"}, id="postgresql"),
+    pytest.param({"database": "postgresql", "cache": "redis"}, id="postgresql-redis"),
     pytest.param(
-        {"python_version": "3.11", "database": "postgresql", "elasticsearch_version": "8"},
-        id="py311-postgresql-es8",
+        {
+            "python_version": "3.11",
+            "database": "postgresql",
+            "cache": "redis",
+            "elasticsearch_version": "8",
+        },
+        id="py311-postgresql-redis-es8",
     ),
     pytest.param(
         {

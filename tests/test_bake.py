@@ -79,6 +79,31 @@ def test_without_search_nothing_of_it_is_left(cookies) -> None:
     assert mentions == []
 
 
+def test_the_local_cache_bake_has_nothing_of_redis(cookies) -> None:
+    result = cookies.bake()
+
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    imports = [
+        str(path.relative_to(project))
+        for path in project.rglob("*.py")
+        if re.search(r"^\s*(import|from) redis\b|REDIS_", path.read_text(), re.M)
+    ]
+    assert imports == []
+    assert not (project / "keyvalue/redis_store.py").exists()
+    assert "redis" not in (project / "pyproject.toml").read_text()
+    assert "REDIS_URL" not in (project / ".env.example").read_text()
+
+
+def test_the_redis_bake_depends_on_redis_py_with_hiredis(cookies) -> None:
+    result = cookies.bake(extra_context={"cache": "redis"})
+
+    assert result.exit_code == 0, result.exception
+    assert '"redis[hiredis]>=' in (result.project_path / "pyproject.toml").read_text()
+    assert (result.project_path / "keyvalue/redis_store.py").is_file()
+    assert (result.project_path / "tests/test_redis.py").is_file()
+
+
 @pytest.mark.parametrize("major", ["8", "9"])
 def test_client_major_is_pinned_to_the_server_major(cookies, major: str) -> None:
     result = cookies.bake(extra_context={"elasticsearch_version": major})

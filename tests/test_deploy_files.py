@@ -85,6 +85,26 @@ def test_sqlite_database_lives_on_a_named_volume_in_compose(project: BakedProjec
     assert volume in compose["volumes"]  # a named volume, not a path inside the container
 
 
+def test_redis_runs_beside_the_app_in_compose_and_ci(project: BakedProject) -> None:
+    """The redis bake's app waits for a healthy Redis in compose, and CI gives it one."""
+    redis = project.context["cache"] == "redis"
+    if project.context["use_docker"] == "yes":
+        compose = yaml.safe_load((project.path / "compose.yaml").read_text())
+        web = compose["services"]["web"]
+        assert ("redis" in compose["services"]) is redis
+        if redis:
+            assert "healthcheck" in compose["services"]["redis"]
+            assert web["depends_on"]["redis"] == {"condition": "service_healthy"}
+            assert web["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    if project.context["ci"] == "github":
+        workflow = yaml.safe_load((project.path / ".github/workflows/ci.yml").read_text())
+        job = workflow["jobs"]["test"]
+        assert ("redis" in job.get("services", {})) is redis
+        if redis:
+            assert "--health-cmd" in job["services"]["redis"]["options"]
+            assert job["env"]["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+
+
 @pytest.mark.parametrize("ignore_file", [".gitignore", ".dockerignore"])
 def test_the_sqlite_database_and_its_wal_files_are_ignored(
     project: BakedProject, ignore_file: str

@@ -24,6 +24,7 @@ class Guard:
     original: str  # every occurrence is replaced
     broken: str
     tests: tuple[str, ...]
+    bake: str = "default"  # or "redis": the defaults with cache=redis
 
 
 SEARCH_API = "tests/search/test_search_api.py"
@@ -32,6 +33,8 @@ SQLITE = "tests/test_database_sqlite.py"
 INDEXING = "tests/search/test_indexing.py"
 HANDLER = "tests/test_handler.py"
 OUTBOX = "tests/test_outbox.py"
+LIMITS = "tests/test_rate_limits.py"
+REDIS = "tests/test_redis.py"
 GUARDS = [
     Guard(
         "search-502s",
@@ -84,9 +87,9 @@ GUARDS = [
     Guard(
         "search-clients-closed-at-shutdown",
         "the lifespan shutdown closes every search client",
-        "search/apps.py",
-        "await close_all()",
-        "pass",
+        "{slug}/asgi.py",
+        "close_every_client, flush_logs]",
+        "flush_logs]",
         ("tests/search/test_client_lifecycle.py::test_lifespan_shutdown_closes_the_clients",),
     ),
     Guard(
@@ -495,9 +498,9 @@ GUARDS = [
     Guard(
         "search-client-closed-under-wsgi",
         "under WSGI each search closes its client (no leak per request)",
-        "search/client.py",
-        "    if asyncio.get_running_loop() in _long_lived_loops:",
-        "    if True:",
+        "{slug}/runtime/loop_clients.py",
+        "        if loop_is_long_lived():",
+        "        if True:",
         ("tests/search/test_wsgi.py::test_a_view_on_a_short_lived_loop_closes_its_client",),
     ),
     Guard(
@@ -608,6 +611,95 @@ GUARDS = [
         "    if False:",
         (f"{PERMISSIONS}::test_changing_someone_elses_post_is_a_403_and_changes_nothing",),
     ),
+    Guard(
+        "ratelimit-awaited-on-the-loop",
+        "async operations await their rate-limit check (no sync store call on the loop)",
+        "ratelimit/operation.py",
+        "operation.__class__ = AsyncChecksOperation",
+        "pass",
+        (f"{LIMITS}::test_async_operations_await_their_check",),
+    ),
+    Guard(
+        "ratelimit-window-slides",
+        "a hit counts only within its window",
+        "keyvalue/local.py",
+        "if t > now - window]",
+        "]",
+        (f"{LIMITS}::test_the_store_counts_hits_in_a_sliding_window",),
+    ),
+    Guard(
+        "ratelimit-fails-open",
+        "a failing store lets the request through, and the log says so",
+        "ratelimit/limits.py",
+        "            fail_open_log.record(self.scope, error)\n            return Hit(True, 0.0)",
+        "            raise",
+        (f"{LIMITS}::test_a_failing_store_lets_requests_through_and_logs_it_once",),
+    ),
+    Guard(
+        "post-list-cache-anonymous-only",
+        "a signed-in reader's page (with drafts) is never cached for others",
+        "blog/api.py",
+        "    if viewer.is_authenticated or not settings.POST_LIST_CACHE_SECONDS:",
+        "    if not settings.POST_LIST_CACHE_SECONDS:",
+        (f"{LIMITS}::test_a_draft_never_reaches_the_cache",),
+    ),
+    Guard(
+        "redis-one-count-for-all-workers",
+        "with cache=redis, every worker counts in Redis: two let the limit through once",
+        "{slug}/settings.py",
+        'KEYVALUE_STORE = "keyvalue.redis_store.RedisStore"',
+        'KEYVALUE_STORE = "keyvalue.local.LocalStore"',
+        (f"{REDIS}::test_two_workers_let_through_the_limit_once",),
+        bake="redis",
+    ),
+    Guard(
+        "redis-limit-enforced",
+        "the Redis script refuses a hit past the limit",
+        "keyvalue/redis_store.py",
+        "if redis.call('ZCARD', KEYS[1]) < limit then",
+        "if true then",
+        (f"{LIMITS}::test_the_store_counts_hits_in_a_sliding_window",),
+        bake="redis",
+    ),
+    Guard(
+        "redis-fails-fast-after-a-failure",
+        "after a failed call, Redis is not asked again for REDIS_RETRY_INTERVAL",
+        "keyvalue/redis_store.py",
+        "self.failed_until = time.monotonic() + _retry_interval()",
+        "self.failed_until = 0.0",
+        (f"{REDIS}::test_a_redis_that_hangs_costs_a_check_the_timeout_then_nothing",),
+        bake="redis",
+    ),
+    Guard(
+        "redis-django-cache-fails-soft",
+        "Django's cache reads a dead Redis as a miss, and sessions outlast it",
+        "{slug}/settings.py",
+        '"BACKEND": "keyvalue.django_cache.FailSoftRedisCache"',
+        '"BACKEND": "django.core.cache.backends.redis.RedisCache"',
+        (
+            f"{REDIS}::test_djangos_cache_reads_a_dead_redis_as_a_miss",
+            f"{REDIS}::test_sessions_live_in_redis_and_outlast_it",
+        ),
+        bake="redis",
+    ),
+    Guard(
+        "redis-sessions-written-to-the-database",
+        "sessions are cached_db: the database keeps them when Redis loses them",
+        "{slug}/settings.py",
+        '"django.contrib.sessions.backends.cached_db"',
+        '"django.contrib.sessions.backends.cache"',
+        (f"{REDIS}::test_sessions_live_in_redis_and_outlast_it",),
+        bake="redis",
+    ),
+    Guard(
+        "redis-optional-for-readiness",
+        "a dead Redis makes /api/ready a 503 only with READY_REQUIRES_CACHE",
+        "{slug}/health.py",
+        'return set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}',
+        "return set()",
+        (f"{REDIS}::test_ready_reports_the_cache_and_requires_it_only_when_told",),
+        bake="redis",
+    ),
 ]
 
 
@@ -623,25 +715,33 @@ def run_tests(project: BakedProject, tests: tuple[str, ...]) -> subprocess.Compl
     )
 
 
-def test_every_guard_passes_on_the_unbroken_project(default_project: BakedProject) -> None:
-    tests = sorted({test for guard in GUARDS for test in guard.tests})
+BAKES = {"default": "default_project", "redis": "redis_project"}
 
-    result = run_tests(default_project, tuple(tests))
+
+@pytest.mark.parametrize("bake", BAKES)
+def test_every_guard_passes_on_the_unbroken_project(
+    request: pytest.FixtureRequest, bake: str
+) -> None:
+    project: BakedProject = request.getfixturevalue(BAKES[bake])
+    tests = sorted({test for guard in GUARDS if guard.bake == bake for test in guard.tests})
+
+    result = run_tests(project, tuple(tests))
 
     assert result.returncode == 0, result.stdout[-4000:]
 
 
 @pytest.mark.parametrize("guard", GUARDS, ids=[guard.id for guard in GUARDS])
 def test_breaking_the_behaviour_fails_its_guard(
-    default_project: BakedProject, guard: Guard
+    request: pytest.FixtureRequest, guard: Guard
 ) -> None:
-    path = default_project.path / guard.path.format(slug=default_project.slug)
+    project: BakedProject = request.getfixturevalue(BAKES[guard.bake])
+    path = project.path / guard.path.format(slug=project.slug)
     source = path.read_text()
     assert guard.original in source, f"{guard.id}: the code changed; update the guard"
 
     path.write_text(source.replace(guard.original, guard.broken))
     try:
-        result = run_tests(default_project, guard.tests)
+        result = run_tests(project, guard.tests)
     finally:
         path.write_text(source)
 

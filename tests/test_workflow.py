@@ -3,7 +3,8 @@
 The steps come from the baked .github/workflows/ci.yml, in order, with the job's
 environment, on a fresh bake without the .env the bake writes (it is git-ignored, so a
 pushed repo has none) and with DEBUG unset. The workflow's services are replaced by this
-machine's: its PostgreSQL (a fresh database) and, for search, the in-memory engine the
+machine's: its PostgreSQL (a fresh database), its Redis (the same address, 127.0.0.1:6379;
+the baked tests use a key prefix of their own) and, for search, the in-memory engine the
 baked tests start themselves.
 """
 
@@ -26,7 +27,7 @@ ACTIONS = {
     "actions/checkout": "the bake is the checkout",
     "astral-sh/setup-uv": "uv is on PATH; UV_PYTHON points at the asked Python",
 }
-SERVICES = {"postgres", "elasticsearch"}
+SERVICES = {"postgres", "elasticsearch", "redis"}
 SETTING = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 
 

@@ -96,8 +96,8 @@ def main() -> None:
     print(f"rate-limit check against Redis ({host}:{port}), {concurrent} at once on one loop:")
     direct = run(settings.REDIS_URL, args.checks, concurrent)
     with latency_proxy(host, port, args.latency_ms / 1000) as proxy_port:
-        credentials = parsed.netloc.rpartition("@")[0]
-        netloc = f"{credentials}@127.0.0.1:{proxy_port}" if credentials else f"127.0.0.1:{proxy_port}"
+        credentials, at, _ = parsed.netloc.rpartition("@")
+        netloc = f"{credentials}{at}127.0.0.1:{proxy_port}"
         far = urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
         slow = run(far, max(100, args.checks // 10), concurrent)
     for name in direct:

@@ -24,13 +24,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_the_store_counts_hits_in_a_sliding_window() -> None:
     store = get_store()
 
-    hits = [await store.ahit("window", 3, 0.5) for _ in range(4)]
+    first = await store.ahit("window", 3, 1.0)
     await asyncio.sleep(0.6)
-    later = await store.ahit("window", 3, 0.5)
+    then = [await store.ahit("window", 3, 1.0) for _ in range(3)]
+    await asyncio.sleep(0.6)  # the first hit has left the window, the others have not
+    later = [await store.ahit("window", 3, 1.0) for _ in range(2)]
 
-    assert [hit.allowed for hit in hits] == [True, True, True, False]
-    assert 0 < hits[-1].retry_after <= 0.5
-    assert later == Hit(True, 0.0)
+    assert first == Hit(True, 0.0)
+    assert [hit.allowed for hit in then] == [True, True, False]
+    assert 0 < then[-1].retry_after <= 0.4 + 0.1  # when the first hit leaves the window
+    assert [hit.allowed for hit in later] == [True, False]
 
 
 async def test_concurrent_hits_on_the_loop_never_pass_the_limit() -> None:

@@ -90,7 +90,8 @@ def served(log_path: Path, workers: int, **environment: str) -> Iterator[str]:
 
 
 async def statuses_of(url: str, count: int, concurrency: int = 20) -> list[int]:
-    limits = httpx.Limits(max_connections=concurrency)
+    # A connection per request, so that the kernel hands them to both workers.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         responses = await asyncio.gather(*(client.get(url) for _ in range(count)))
     return [response.status_code for response in responses]

@@ -37,7 +37,7 @@ def loop_is_long_lived() -> bool:
     return asyncio.get_running_loop() in _long_lived_loops
 
 
-class LoopClients(Generic[C]):  # noqa: UP046 (3.11 bakes have no `class LoopClients[C]`)
+class LoopClients(Generic[C]):
     """The clients `build()` makes, one per event loop; `close(client)` closes one."""
 
     def __init__(self, build: Callable[[], C], close: Callable[[C], Awaitable[object]]) -> None:
