@@ -14,12 +14,13 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     output = default_project.uv_run("python", "-m", "bench", "--quick", timeout=900).stdout
     rows = [line for line in output.splitlines() if line.startswith(SCENARIO_PREFIXES)]
 
-    assert len(rows) == 5, output
+    assert len(rows) == 6, output
     for row in rows:
         # Columns from the right: reqs fail min mean p50 p90 p99 max over rss threads.
         requests, failures = (int(value) for value in row.split()[-11:-9])
         assert requests > 0 and failures == 0, row
     assert "WSGI 10x10" in output
+    assert "serve, 2 workers" in output  # the production server, with a second worker
     # The verdict is printed, not asserted: CPU time on a shared CI machine swings by a third
     # from run to run (one CI run measured the project slower than itself with more work).
     verdict = r"bare Ninja app \d+ us, ratio \d+\.\d+ \((ok|OVER the \d+\.\d+ limit)\)"
@@ -36,6 +37,20 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     assert (float(found[1]), float(found[2])) == (0.0, 2.0), output
     assert re.search(r"with Django's own ASGIHandler: project \d+ us, 2\.00 thread starts", output)
     assert "request_started thread hop put back" in output, output
+    post_list = r"GET /api/blog/posts, anonymous, 20 posts: from the post list's cache \d+ us"
+    assert re.search(post_list, output), output
+
+
+def test_bench_compares_the_awaited_rate_limit_check_with_sync_calls(
+    redis_project: BakedProject,
+) -> None:
+    output = redis_project.uv_run(
+        "python", "-m", "bench.ratelimit", "--checks", "200", timeout=300
+    ).stdout
+
+    for way in ("awaited (the project)", "sync call on the loop", "sync call in a thread"):
+        row = rf"{re.escape(way)} +\d+ us CPU per check; 100 at once: +\d+\.\d ms, +\d+\.\d ms"
+        assert re.search(row, output), output
 
 
 def test_bench_searchable_reports_time_to_searchable(default_project: BakedProject) -> None:

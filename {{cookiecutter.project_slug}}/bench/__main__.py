@@ -1,9 +1,10 @@
 """Benchmark the project the way the seed did: `python -m bench` (or `make bench`).
 
-Starts the project under uvicorn (one worker) and gunicorn (WSGI, 10 workers x 10 threads),
-fires the seed's load at /api/say-async and /api/say-sync, then 1000 at once, and prints an
-ab-like table per scenario. Then measures the hot path: CPU per request of this project
-against a bare Ninja app. `--url` targets a running server instead (e.g. `make serve`).
+Starts the project under uvicorn (one worker), scripts/serve (two workers) and gunicorn (WSGI,
+10 workers x 10 threads), fires the seed's load at /api/say-async and /api/say-sync, then 1000
+at once, and prints an ab-like table per scenario. Then measures the hot path: CPU per request
+of this project against a bare Ninja app, and what the post list's cache saves. `--url`
+targets a running server instead (e.g. `make serve`).
 
 The same load with ab:  ab -c 100 -n 100 "http://127.0.0.1:8000/api/say-async?delay=3&word=hi"
 """
@@ -27,7 +28,7 @@ HOT_PATH_LIMIT = 0.5
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: str  # "uvicorn" or "gunicorn"
+    server: str  # "uvicorn", "serve" (scripts/serve) or "gunicorn"
     path: str
     concurrency: int
     requests: int
@@ -41,6 +42,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         Scenario(f"seed: sync (ASGI) c={seed}", "uvicorn", "/api/say-sync", seed, seed, delay),
         Scenario(f"async c={wide}", "uvicorn", "/api/say-async", wide, wide, delay),
         Scenario(f"sync (ASGI) c={wide}", "uvicorn", "/api/say-sync", wide, wide, delay),
+        Scenario(f"async c={wide}, 2 workers", "serve", "/api/say-async", wide, wide, delay),
         Scenario(
             f"seed: sync (WSGI 10x10) c={seed}", "gunicorn", "/api/say-sync", seed, seed, delay
         ),
@@ -95,7 +97,7 @@ def run_all(chosen: list[Scenario], url: str | None, slug: str) -> list[Row]:
     if url:  # a server that is already running: its process is not ours to watch
         target = RunningServer(url, url.rstrip("/"), None)
         return [print_row(run_scenario(s, target)) for s in chosen if s.server == "uvicorn"]
-    for kind in ("uvicorn", "gunicorn"):
+    for kind in ("uvicorn", "serve", "gunicorn"):
         mine = [s for s in chosen if s.server == kind]
         if mine:
             with started(kind, slug) as server:
@@ -157,6 +159,24 @@ def read_path(requests: int, repeats: int = 3) -> dict[str, Cost]:
         for _ in range(repeats)
     ]
     return fastest(turns, READS)
+
+
+LISTS = ("cached", "uncached")
+
+
+def list_path(requests: int, repeats: int = 3) -> dict[str, Cost]:
+    """Fastest CPU per anonymous post list, from the cache and without it, in turns."""
+    turns = [
+        [measure_cpu("project", str(requests), "--list", which) for which in LISTS]
+        for _ in range(repeats)
+    ]
+    return fastest(turns, LISTS)
+
+
+def rate_limit_checks() -> None:
+    """The redis bake's comparison of rate-limit checks (bench/ratelimit.py)."""
+    if (PROJECT_DIR / "bench" / "ratelimit.py").exists():
+        subprocess.run([sys.executable, "-m", "bench.ratelimit"], cwd=PROJECT_DIR, check=True)
 
 
 def plot(rows: list[Row], path: Path) -> None:
@@ -231,6 +251,12 @@ def main() -> None:
             f"{token.cpu:.0f} us (auth costs {token.cpu - anonymous.cpu:.0f} us); "
             f"with Django's own ASGIHandler {stock_read}"
         )
+        lists = list_path(100 if args.quick else 500)
+        print(
+            f"GET /api/blog/posts, anonymous, 20 posts: from the post list's cache "
+            f"{lists['cached'].cpu:.0f} us, without it {lists['uncached'].cpu:.0f} us"
+        )
+        rate_limit_checks()
     if args.plot:
         plot(rows, args.plot)
 

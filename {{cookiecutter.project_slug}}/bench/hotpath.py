@@ -8,6 +8,8 @@ with Django's request_started receivers put back (asgi.py takes them out).
 `python -m bench.hotpath project 500 --read anonymous` (or `token`) measures a database read,
 GET /api/blog/posts/{id}, without credentials or with a bearer token: what auth costs. It
 makes its own user, token and post for that, and deletes them afterwards.
+`python -m bench.hotpath project 500 --list cached` (or `uncached`) measures an anonymous
+GET /api/blog/posts of 20 posts, with the post list's cache on (blog/cache.py) or off.
 CPU time counts every thread of the process, so the threads Django starts per request are
 included. Prints microseconds per request (the fastest of several rounds, the one least
 disturbed by the rest of the machine), then the threads started per request.
@@ -81,6 +83,9 @@ async def cpu_per_request(
     query: bytes = b"delay=0",
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> float:
+    from {{ cookiecutter.project_slug }}.runtime.loop_clients import mark_loop_long_lived
+
+    await mark_loop_long_lived()  # as uvicorn's lifespan startup does
     for _ in range(WARMUP):
         assert await call(app, path, query, headers) == 200
     rounds = []
@@ -126,6 +131,19 @@ def measure_read(app: Any, requests: int, with_token: bool) -> float:
         user.delete()
 
 
+def measure_list(app: Any, requests: int) -> float:
+    """CPU per anonymous GET /api/blog/posts, a page of 20 published posts."""
+    from blog.models import Post
+
+    posts = Post.objects.bulk_create(
+        Post(title=f"bench {n}", body="words " * 50, published=True) for n in range(20)
+    )
+    try:
+        return asyncio.run(cpu_per_request(app, requests, "/api/blog/posts", b""))
+    finally:
+        Post.objects.filter(pk__in=[post.pk for post in posts]).delete()
+
+
 def load_app(which: str) -> Any:
     if which == "minimal":
         os.environ["DJANGO_SETTINGS_MODULE"] = "bench.minimal_settings"
@@ -157,11 +175,16 @@ if __name__ == "__main__":
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     which, requests = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    if "--list" in sys.argv:
+        cached = sys.argv[sys.argv.index("--list") + 1] == "cached"
+        os.environ["POST_LIST_CACHE_SECONDS"] = "3600" if cached else "0"
     app = load_app(which)
     starts = ThreadStarts()
     if "--read" in sys.argv:
         with_token = sys.argv[sys.argv.index("--read") + 1] == "token"
         cpu = measure_read(app, requests, with_token)
+    elif "--list" in sys.argv:
+        cpu = measure_list(app, requests)
     else:
         cpu = asyncio.run(cpu_per_request(app, requests))
     print(f"{cpu:.0f} {starts.count / (WARMUP + ROUNDS * requests):.2f}")

@@ -108,9 +108,13 @@ class RunningServer:
 
 GUNICORN_WORKERS = 10
 GUNICORN_THREADS = 10
+# scripts/serve, the production server, with this many uvicorn workers.
+SERVE_WORKERS = 2
 
 
 def server_command(kind: str, port: int, slug: str) -> list[str]:
+    if kind == "serve":
+        return ["sh", "scripts/serve", "--backlog", "4096"]
     if kind == "uvicorn":
         return [
             *(sys.executable, "-m", "uvicorn", f"{slug}.asgi:application", "--port", str(port)),
@@ -140,9 +144,17 @@ def started(kind: str, slug: str) -> Iterator[RunningServer]:
     """The server logs (one access line per request) go to a file, not over the table."""
     port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"bench-{kind}.log"
+    env = {
+        **os.environ,
+        # scripts/serve runs `python`: this one, and the settings it reads.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(SERVE_WORKERS),
+    }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            server_command(kind, port, slug), cwd=PROJECT_DIR, stdout=log, stderr=log
+            server_command(kind, port, slug), cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -150,9 +162,13 @@ def started(kind: str, slug: str) -> Iterator[RunningServer]:
             wait_until_up(f"{url}/api/say-async?delay=0", process)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {log_path}") from None
-        if kind == "gunicorn":
-            wait_for_workers(process.pid, GUNICORN_WORKERS)
-        label = "uvicorn, 1 worker" if kind == "uvicorn" else "gunicorn WSGI 10x10"
+        if kind != "uvicorn":
+            wait_for_workers(process.pid, GUNICORN_WORKERS if kind == "gunicorn" else SERVE_WORKERS)
+        label = {
+            "uvicorn": "uvicorn, 1 worker",
+            "serve": f"serve, {SERVE_WORKERS} workers",
+            "gunicorn": "gunicorn WSGI 10x10",
+        }[kind]
         yield RunningServer(label, url, PeakSampler(process.pid))
     finally:
         process.send_signal(signal.SIGTERM)
