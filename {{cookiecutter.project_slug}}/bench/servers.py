@@ -144,14 +144,15 @@ def started(kind: str, slug: str) -> Iterator[RunningServer]:
     """The server logs (one access line per request) go to a file, not over the table."""
     port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"bench-{kind}.log"
-    env = {
-        **os.environ,
-        # scripts/serve runs `python`: this one, and the settings it reads.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(SERVE_WORKERS),
-    }
+    env = dict(os.environ)
+    if kind == "serve":  # it runs `python` (this one) and reads these; uvicorn reads
+        # WEB_CONCURRENCY too, so only this server gets it
+        env |= {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(SERVE_WORKERS),
+        }
     with log_path.open("w") as log:
         process = subprocess.Popen(
             server_command(kind, port, slug), cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
