@@ -15,12 +15,14 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from django.conf import LazySettings, settings
 from django.core.cache import cache
 from django.test import AsyncClient, Client
+from django.utils.module_loading import import_string
 
 from accounts.models import User
 from bench.latency_proxy import latency_proxy
@@ -30,7 +32,7 @@ from keyvalue.redis_store import RedisStore
 
 from {{ cookiecutter.project_slug }} import health
 
-from .conftest import WrittenLines
+from .conftest import WrittenLines, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -263,3 +265,41 @@ def test_sessions_live_in_redis_and_outlast_it(
     assert any(b"django.contrib.sessions.cached_db" in key for key in cached)
     assert drafts.status_code == 200
     assert drafts.json()["count"] == 1  # still signed in: the session came from the database
+
+
+async def test_the_lifespan_closes_the_loops_redis_client() -> None:
+    store = get_store()
+    assert isinstance(store, RedisStore)
+    incoming = asyncio.Queue[dict[str, Any]]()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def started() -> bool:
+        return sent == [{"type": "lifespan.startup.complete"}]
+
+    async def hit_then_stop() -> None:
+        await wait_until(started)
+        await store.ahit("lifespan", 10, 60)  # the served loop's own client, kept
+        kept = list(store.clients.clients.values())
+        assert len(kept) == 1
+        await kept[0].ping()
+        await incoming.put({"type": "lifespan.shutdown"})
+
+    await incoming.put({"type": "lifespan.startup"})
+    application = import_string(settings.ASGI_APPLICATION)
+    await asyncio.gather(
+        application({"type": "lifespan", "asgi": {"version": "3.0"}}, incoming.get, send),
+        hit_then_stop(),
+    )
+
+    assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+    assert store.clients.clients == {}
+
+
+async def test_a_sync_redis_call_on_the_event_loop_is_refused() -> None:
+    store = get_store()
+
+    with pytest.raises(RuntimeError, match="sync Redis call on the event loop"):
+        store.hit("on-the-loop", 10, 60)
