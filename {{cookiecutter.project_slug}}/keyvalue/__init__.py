@@ -2,7 +2,7 @@
 
 `local`: this process's memory; nothing to run, but each worker counts alone. `redis`: one
 Redis shared by every worker and replica, reached without blocking the event loop (an
-asyncio client per loop) and never an outage: each call is bounded by REDIS_TIMEOUT, and a
+asyncio client per loop) and never an outage: each call is bounded by a timeout, and a
 failure raises StoreUnavailable, which callers turn into "allow" (rate limits) or "miss"
 (caches). KEYVALUE_STORE names the class (settings.py).
 """

@@ -1,6 +1,6 @@
 """One network client per running event loop, each closed on its own loop at shutdown.
 
-An asyncio client (AsyncElasticsearch's aiohttp session, redis.asyncio's connections) is
+An asyncio client (an aiohttp session, redis.asyncio's connections, an httpx.AsyncClient) is
 bound to the event loop of its first request; used from another loop it fails ("Event loop
 is closed", "attached to a different loop"). uvicorn runs one loop per worker, but
 management commands, Django's test client and pytest-asyncio each run their own. A
