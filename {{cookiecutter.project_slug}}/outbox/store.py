@@ -19,11 +19,11 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
-from .handlers import Failures
+from .handlers import Failures, GiveUp
 from .models import Message
 from .wakeup import wake
 
-PENDING, DONE = Message.State.PENDING, Message.State.DONE
+PENDING, DONE, FAILED = Message.State.PENDING, Message.State.DONE, Message.State.FAILED
 # Any constant: the key of PostgreSQL's advisory lock that serializes claims.
 CLAIM_LOCK = 0x0B7B0C5
 MAX_ERROR_LENGTH = 1000
@@ -92,9 +92,11 @@ def finish(claim: Claim, failures: Failures) -> None:
     now = timezone.now()
     mine = Message.objects.filter(lease_token=claim.token, state=PENDING)
     done = [message.pk for message in claim.messages if message.pk not in failures]
+    given_up = {pk: why.reason for pk, why in failures.items() if isinstance(why, GiveUp)}
+    retried = {pk: why for pk, why in failures.items() if isinstance(why, str)}
     failed = sorted(
-        (message for message in claim.messages if message.pk in failures),
-        key=lambda message: (message.attempts, failures[message.pk]),
+        (message for message in claim.messages if message.pk in retried),
+        key=lambda message: (message.attempts, retried[message.pk]),
     )
     with transaction.atomic():
         mine.filter(pk__in=done).update(
@@ -102,7 +104,7 @@ def finish(claim: Claim, failures: Failures) -> None:
         )
         # One update per (attempts, reason): a batch that failed together is one query.
         for (attempts, reason), group in groupby(
-            failed, key=lambda message: (message.attempts, failures[message.pk])
+            failed, key=lambda message: (message.attempts, retried[message.pk])
         ):
             mine.filter(pk__in=[message.pk for message in group]).update(
                 attempts=attempts + 1,
@@ -111,12 +113,30 @@ def finish(claim: Claim, failures: Failures) -> None:
                 lease_until=None,
                 lease_token="",
             )
+        for message in claim.messages:
+            if message.pk in given_up:
+                mine.filter(pk=message.pk).update(
+                    state=FAILED,
+                    attempts=message.attempts + 1,
+                    last_error=given_up[message.pk][:MAX_ERROR_LENGTH],
+                    lease_until=None,
+                    lease_token="",
+                )
 
 
 def release(claim: Claim) -> None:
     """Give back what a stopping worker still holds, for another worker to take at once."""
     Message.objects.filter(lease_token=claim.token, state=PENDING).update(
         lease_until=None, lease_token=""
+    )
+
+
+def retry_failed(topic: str) -> int:
+    """Make the topic's failed messages pending again, due now. Their age (created_at)
+    starts again too, so a maximum age does not fail them at once."""
+    now = timezone.now()
+    return Message.objects.filter(topic=topic, state=FAILED).update(
+        state=PENDING, due_at=now, created_at=now, attempts=0, lease_until=None, lease_token=""
     )
 
 
@@ -153,5 +173,5 @@ def backlog() -> Backlog:
         oldest_pending_seconds=(
             round((timezone.now() - oldest).total_seconds(), 3) if oldest else None
         ),
-        failed=Message.objects.filter(state=Message.State.FAILED).count(),
+        failed=Message.objects.filter(state=FAILED).count(),
     )

@@ -101,8 +101,12 @@ class Worker:
                 reason = f"{type(exc).__name__}: {exc}"
                 logger.warning("outbox: %s failed for %d messages: %s", topic, len(group), reason)
                 failures.update(dict.fromkeys((message.pk for message in group), reason))
-        if failures:
-            logger.warning("outbox: %d of %d messages to retry", len(failures), len(messages))
+        if retried := sum(isinstance(why, str) for why in failures.values()):
+            logger.warning("outbox: %d of %d messages to retry", retried, len(messages))
+        if given_up := len(failures) - retried:
+            logger.error(
+                "outbox: gave up on %d of %d messages (see the admin)", given_up, len(messages)
+            )
         return failures
 
     async def run_until_idle(self) -> int:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from outbox import store
-from outbox.handlers import handlers, register
+from outbox.handlers import Failures, GiveUp, handlers, register
 from outbox.models import Message
 from outbox.worker import Worker, _tasks
 
@@ -33,12 +33,15 @@ class Echo:
     def __init__(self) -> None:
         self.seen: list[tuple[str, Any]] = []
         self.failing: set[str] = set()
+        self.refused: set[str] = set()
         self.called = asyncio.Event()
 
-    async def __call__(self, messages: list[Message]) -> dict[int, str]:
+    async def __call__(self, messages: list[Message]) -> Failures:
         self.seen += [(message.key, message.payload) for message in messages]
         self.called.set()
-        return {message.pk: "told to fail" for message in messages if message.key in self.failing}
+        failures: Failures = {m.pk: "told to fail" for m in messages if m.key in self.failing}
+        failures |= {m.pk: GiveUp("refused") for m in messages if m.key in self.refused}
+        return failures
 
 
 @pytest.fixture
@@ -122,6 +125,24 @@ async def test_failed_work_is_retried_later(echo: Echo, settings: LazySettings) 
     assert await sync_to_async(states)() == {"a": "done"}
 
 
+async def test_given_up_work_is_failed_until_requeued(echo: Echo) -> None:
+    echo.refused.add("a")
+    await sync_to_async(record)("a")
+
+    await Worker().run_until_idle()
+    await Message.objects.aupdate(due_at=timezone.now())  # were it retried, it would be due
+    handled_again = await Worker().run_until_idle()
+    failed = await Message.objects.aget(topic=TOPIC)
+    echo.refused.clear()
+    requeued = await sync_to_async(store.retry_failed)(TOPIC)
+    await Worker().run_until_idle()
+
+    assert handled_again == 0
+    assert (failed.state, failed.attempts, failed.last_error) == ("failed", 1, "refused")
+    assert requeued == 1
+    assert await sync_to_async(states)() == {"a": "done"}
+
+
 def test_retry_delays_grow_with_jitter_up_to_the_setting(settings: LazySettings) -> None:
     settings.OUTBOX_MAX_RETRY_DELAY = 30
     assert 0.5 <= store.retry_delay(1) <= 1
@@ -132,7 +153,7 @@ def test_retry_delays_grow_with_jitter_up_to_the_setting(settings: LazySettings)
 async def test_a_stopped_worker_hands_back_its_work_for_the_next_one(echo: Echo) -> None:
     never = asyncio.Event()
 
-    async def stuck(messages: list[Message]) -> dict[int, str]:
+    async def stuck(messages: list[Message]) -> Failures:
         await never.wait()  # the process stops while this runs
         return {}
 

@@ -7,6 +7,7 @@ https://docs.djangoproject.com/en/stable/ref/settings/
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "accounts",
     "blog",
     "outbox",
+    "webhooks",
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     "search",
 {%- endif %}
@@ -284,6 +286,8 @@ LOGGING = {
         "uvicorn": {"handlers": ["server"], "level": LOG_LEVEL, "propagate": False},
         # The app logs one access line per request (runtime/request_log.py): not uvicorn's too.
         "uvicorn.access": {"handlers": [], "propagate": False},
+        # httpx logs each request's full URL at INFO: webhook receivers' URLs hold tokens.
+        "httpx": {"level": "WARNING"},
 {%- if cookiecutter.use_elasticsearch == "yes" %}
         # The client logs a line per engine request and a traceback per retry; search/errors.py
         # and the outbox worker log each failure once, without the internals.
@@ -331,6 +335,27 @@ OUTBOX_LEASE = env.float("OUTBOX_LEASE", default=60.0)
 OUTBOX_MAX_RETRY_DELAY = env.float("OUTBOX_MAX_RETRY_DELAY", default=60.0)
 # Seconds done messages are kept (for the admin, and for a search rebuild to replay).
 OUTBOX_KEEP_DONE = env.float("OUTBOX_KEEP_DONE", default=24 * 3600.0)
+
+# Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
+# (comma-separated http(s) URLs; empty: off). Recorded with the publish, delivered by the
+# outbox worker, retried until WEBHOOK_MAX_AGE seconds; signed with WEBHOOK_SECRET.
+WEBHOOK_URLS = env.list("WEBHOOK_URLS", default=[])
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+for position, url in enumerate(WEBHOOK_URLS, start=1):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # Not the URL itself: receivers' URLs often hold a token.
+        raise ImproperlyConfigured(
+            f"WEBHOOK_URLS entry {position} is not an http(s) URL (scheme {parts.scheme!r})"
+        )
+if WEBHOOK_URLS and len(WEBHOOK_SECRET) < 16:
+    raise ImproperlyConfigured(
+        "WEBHOOK_URLS is set: WEBHOOK_SECRET must have 16 characters or more"
+    )
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=10)
+WEBHOOK_MAX_AGE = env.float("WEBHOOK_MAX_AGE", default=24 * 3600.0)
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 
 # Elasticsearch {{ cookiecutter.elasticsearch_version }}.x, for search/ (the client's major matches the server's).

@@ -1,0 +1,289 @@
+"""Signed webhooks on publish, against a real receiver on loopback: recorded with the publish,
+delivered by the outbox worker, retried when it should be and only then."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import LazySettings
+from django.core.management import call_command
+from django.test import AsyncClient
+from django.utils import timezone
+
+from accounts.models import User
+from blog.models import Post
+from outbox.models import Message
+from outbox.worker import Worker, start_worker, stop_worker
+from webhooks.delivery import TOPIC
+from webhooks.models import StoppedReceiver
+from webhooks.signing import verify
+
+from .conftest import bearer, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "a-test-secret-of-some-length"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on loopback: notes each POST, answers `status` (200 by default)."""
+
+    port: int
+    received: list[Received] = field(default_factory=list)
+    status: int = 200
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks?token=secret-token"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(Received(dict(self.headers.items()), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture
+def receiver(settings: LazySettings) -> Iterator[Receiver]:
+    probe = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = probe.server_address[1]
+    probe.server_close()
+    receiver = Receiver(int(port))
+    receiver.start()
+    settings.WEBHOOK_URLS = [receiver.url]
+    settings.WEBHOOK_SECRET = SECRET
+    yield receiver
+    receiver.stop()
+
+
+async def publish(author: User, title: str = "news") -> int:
+    response = await AsyncClient().post(
+        "/api/blog/posts",
+        {"title": title, "published": True},
+        content_type="application/json",
+        headers=await bearer(author),
+    )
+    assert response.status_code == 201
+    return int(response.json()["id"])
+
+
+async def deliveries() -> list[Message]:
+    return [message async for message in Message.objects.filter(topic=TOPIC)]
+
+
+async def test_a_publish_is_delivered_signed(receiver: Receiver, alice: User) -> None:
+    post_id = await publish(alice)
+
+    await Worker().run_until_idle()
+
+    (received,) = receiver.received
+    body = json.loads(received.body)
+    assert verify(received.body, SECRET, received.headers["X-Webhook-Signature"])
+    assert not verify(received.body, "another-secret", received.headers["X-Webhook-Signature"])
+    assert body["event"] == "posts.published"
+    assert [post["id"] for post in body["posts"]] == [post_id]
+    assert body["id"] == received.headers["X-Webhook-Id"]
+    assert abs(int(received.headers["X-Webhook-Timestamp"]) - time.time()) < 60
+    assert [message.state for message in await deliveries()] == ["done"]
+
+
+async def test_drafts_edits_and_a_rollback_deliver_nothing(receiver: Receiver, alice: User) -> None:
+    draft = await Post.objects.acreate(title="draft", author=alice)
+    published = await Post.objects.acreate(title="out", author=alice, published=True)
+    published.title = "edited"
+    await published.asave()  # already announced
+
+    await Worker().run_until_idle()
+
+    assert len(receiver.received) == 1
+    assert [p["id"] for p in json.loads(receiver.received[0].body)["posts"]] == [published.pk]
+    assert draft.pk not in {p["id"] for p in json.loads(receiver.received[0].body)["posts"]}
+
+
+async def test_publishing_again_after_unpublishing_announces_again(
+    receiver: Receiver, alice: User
+) -> None:
+    post = await Post.objects.acreate(title="twice", author=alice, published=True)
+    await Post.objects.filter(pk=post.pk).aupdate(published=False)
+    await Post.objects.filter(pk=post.pk).aupdate(published=True)
+
+    await Worker().run_until_idle()
+
+    assert len(receiver.received) == 2
+
+
+async def test_a_receiver_down_then_up_gets_it_by_retry(receiver: Receiver, alice: User) -> None:
+    receiver.stop()
+    await publish(alice)
+
+    await Worker().run_until_idle()
+    (pending,) = await deliveries()
+    receiver.start()
+    due_in = (pending.due_at - timezone.now()).total_seconds()
+    await Message.objects.filter(pk=pending.pk).aupdate(due_at=timezone.now())
+    await Worker().run_until_idle()
+
+    assert (pending.state, pending.attempts) == ("pending", 1)
+    assert pending.last_error.startswith("could not connect")
+    assert due_in <= 5  # the first retry within 5 s
+    assert len(receiver.received) == 1
+    assert [message.state for message in await deliveries()] == ["done"]
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_server_errors_are_retried(receiver: Receiver, alice: User, status: int) -> None:
+    receiver.status = status
+    await publish(alice)
+
+    await Worker().run_until_idle()
+
+    (delivery,) = await deliveries()
+    assert (delivery.state, delivery.last_error) == ("pending", f"answered {status}")
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 301])
+async def test_other_refusals_are_not_retried(receiver: Receiver, alice: User, status: int) -> None:
+    receiver.status = status
+    await publish(alice)
+
+    await Worker().run_until_idle()
+    await Message.objects.aupdate(due_at=timezone.now())
+    await Worker().run_until_idle()
+
+    (delivery,) = await deliveries()
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    assert len(receiver.received) == 1
+
+
+async def test_a_410_stops_the_receiver(receiver: Receiver, alice: User) -> None:
+    receiver.status = 410
+    await publish(alice, "first")
+    await Worker().run_until_idle()
+    await publish(alice, "second")
+    await Worker().run_until_idle()
+
+    assert len(receiver.received) == 1
+    assert await StoppedReceiver.objects.filter(url=receiver.url).aexists()
+    assert [message.state for message in await deliveries()] == ["failed"]  # none for "second"
+
+
+async def test_too_old_a_delivery_fails_and_can_be_requeued(
+    receiver: Receiver, alice: User, settings: LazySettings
+) -> None:
+    receiver.stop()
+    await publish(alice)
+    settings.WEBHOOK_MAX_AGE = 60
+    await Message.objects.aupdate(created_at=timezone.now() - timedelta(minutes=5))
+
+    await Worker().run_until_idle()
+    (failed,) = await deliveries()
+    receiver.start()
+    output = StringIO()
+    await sync_to_async(call_command)("webhooks", "--retry-failed", stdout=output)
+    await Worker().run_until_idle()
+
+    assert (failed.state, failed.attempts) == ("failed", 1)
+    assert "WEBHOOK_MAX_AGE" in failed.last_error
+    assert "Requeued 1 failed deliveries." in output.getvalue()
+    assert len(receiver.received) == 1
+    assert [message.state for message in await deliveries()] == ["done"]
+
+
+async def test_pending_deliveries_are_sent_by_the_next_worker(
+    receiver: Receiver, alice: User
+) -> None:
+    """The process stopped before delivering: the deliveries wait in the database, and the
+    worker of the next start (the lifespan's) sends them."""
+    await publish(alice)  # no worker runs: as if the process stopped right after
+
+    start_worker()
+    try:
+
+        async def delivered() -> bool:
+            return len(receiver.received) == 1
+
+        await wait_until(delivered)
+    finally:
+        await stop_worker()
+
+    assert [message.state for message in await deliveries()] == ["done"]
+
+
+async def test_the_secret_and_the_token_stay_out_of_the_log(
+    receiver: Receiver, alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.status = 400
+    await publish(alice)
+
+    await Worker().run_until_idle()
+
+    assert "answered 400" in caplog.text
+    assert "secret-token" not in caplog.text
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("urls", "secret", "message"),
+    [
+        ("ftp://example.com/hooks", SECRET, "WEBHOOK_URLS entry 1 is not an http(s) URL"),
+        ("https://ok.example.com,not a url", SECRET, "WEBHOOK_URLS entry 2 is not an http(s)"),
+        ("https://ok.example.com", "short", "WEBHOOK_SECRET must have 16 characters"),
+    ],
+)
+def test_bad_webhook_settings_stop_the_start(urls: str, secret: str, message: str) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "{{ cookiecutter.project_slug }}.settings",
+        "SECRET_KEY": "x" * 50,
+        "WEBHOOK_URLS": urls,
+        "WEBHOOK_SECRET": secret,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "ftp://" not in result.stderr  # the entry itself may hold a token: not echoed
