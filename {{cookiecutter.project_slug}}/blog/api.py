@@ -4,11 +4,14 @@ Reads are open to everyone, and show drafts only to their author and staff; writ
 bearer token or a signed-in session (accounts/auth.py). request.auth is the caller.
 """
 
+from collections.abc import AsyncIterator
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.renderers import JSONRenderer
+from ninja.streaming import JSONL
 from ninja.throttling import BaseThrottle
 from pydantic import Field
 
@@ -74,6 +77,25 @@ async def read_page(viewer: Viewer, page: PageParams) -> PostPage:
         limit=page.limit,
         offset=page.offset,
     )
+
+
+class NDJSON(JSONL):  # type: ignore[type-arg]
+    """Newline-delimited JSON, one object per line, as the media type most tools know it."""
+
+    media_type = "application/x-ndjson"
+
+
+# NDJSON[PostOut] is Ninja's stream marker (StreamFormat.__class_getitem__), not a generic.
+EXPORT = NDJSON[PostOut]  # type: ignore[type-arg]
+
+
+@router.get("/posts/export", response=EXPORT, auth=READ, openapi_extra=READ_OPENAPI)
+async def export_posts(request: HttpRequest) -> AsyncIterator[Post]:
+    """Every post you may see, oldest first, as NDJSON: one JSON object per line, streamed
+    as the database yields them (no Content-Length; memory stays flat whatever the count).
+    A client that goes away stops the query."""
+    async for post in queries.export_posts(viewer=request.auth):  # type: ignore[attr-defined]
+        yield post
 
 
 @router.post(

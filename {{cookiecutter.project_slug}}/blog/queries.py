@@ -19,10 +19,11 @@ Who may see or change what is decided in permissions.py; `viewer` is the caller 
 AnonymousUser when nobody is signed in).
 """
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from .models import Post
@@ -67,6 +68,33 @@ async def list_posts(
     """A page of the posts the viewer may see, newest first, evaluated here with
     `async for` (see the module doc)."""
     return [post async for post in _posts(viewer, published)[offset : offset + limit]]
+
+
+# Rows read per query of an export: memory holds this many posts, whatever the total.
+EXPORT_CHUNK = 500
+
+
+async def export_posts(*, viewer: Viewer) -> AsyncIterator[Post]:
+    """Every post the viewer may see, oldest first, one chunk per query (keyset: id > the
+    last one sent). Memory stays flat, and nothing of the query outlives a chunk: between
+    two, no cursor is open and, on PostgreSQL, the connection is back in the pool, so a slow
+    client holds none. A client that goes away stops it before the next chunk."""
+    after = 0
+    while True:
+        chunk = await sync_to_async(_export_chunk)(viewer, after)
+        for post in chunk:
+            yield post
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        after = chunk[-1].pk
+
+
+def _export_chunk(viewer: Viewer, after: int) -> list[Post]:
+    try:
+        return list(_posts(viewer).filter(pk__gt=after).order_by("pk")[:EXPORT_CHUNK])
+    finally:
+        if getattr(connection, "pool", None) is not None:
+            connection.close()  # with psycopg's pool: the connection goes back to it
 
 
 async def count_posts(*, viewer: Viewer, published: bool | None = None) -> int:

@@ -1,14 +1,17 @@
 """The project's NinjaAPI: the say-after endpoints, and every app's router.
 
 Ninja makes a whole URL path async if any operation on it is async, so sync and
-async operations never share a path here (/say-sync vs /say-async).
+async operations never share a path here (/say-sync vs /say-async). /say-stream says it
+again and again, as server-sent events.
 """
 
 import asyncio
+import json
 import time
+from collections.abc import AsyncIterator
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Schema
 from ninja.throttling import BaseThrottle
 
@@ -53,6 +56,7 @@ def say_after_throttles(endpoint: str) -> list[BaseThrottle]:
 
 SAY_SYNC_THROTTLES = say_after_throttles("say-sync")
 SAY_ASYNC_THROTTLES = say_after_throttles("say-async")
+SAY_STREAM_THROTTLES = say_after_throttles("say-stream")
 
 
 class SayAfterParams(Schema):
@@ -82,3 +86,60 @@ async def say_async(request: HttpRequest, params: Query[SayAfterParams]) -> Sayi
     """Wait `delay` seconds on the event loop (asyncio.sleep), then say `word`."""
     await asyncio.sleep(params.delay)
     return Saying(saying=params.word)
+
+
+# Server-sent events ------------------------------------------------------------------------
+
+KEEP_ALIVE = ": keep-alive\n\n"  # a comment: clients ignore it, proxies see bytes flow
+EVENT_STREAM = {
+    "description": "Server-sent events: `data:` lines of a JSON object with `saying` and `n`, "
+    "and `: keep-alive` comments.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+class SayStreamParams(Schema):
+    word: str = Field("hello", min_length=1, max_length=100, description="What to say.")
+    count: int = Field(3, ge=1, le=100, description="Events to send.")
+    interval: float = Field(
+        1.0,
+        ge=0,
+        le=settings.SAY_AFTER_MAX_DELAY,
+        allow_inf_nan=False,
+        description="Seconds between two events.",
+    )
+
+
+@api.get(
+    "/say-stream",
+    tags=["say-after"],
+    throttle=SAY_STREAM_THROTTLES,
+    openapi_extra={"responses": {"200": EVENT_STREAM}},
+)
+async def say_stream(request: HttpRequest, params: Query[SayStreamParams]) -> StreamingHttpResponse:
+    """Say `word` `count` times, `interval` seconds apart, as server-sent events. A client that
+    goes away ends the stream at once: nothing of it keeps running."""
+    response = StreamingHttpResponse(say_events(params), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on as it comes
+    return response
+
+
+async def say_events(params: SayStreamParams) -> AsyncIterator[str]:
+    yield KEEP_ALIVE  # at once: the client and the proxies between see the stream open
+    for n in range(1, params.count + 1):
+        if n > 1:
+            async for comment in wait_keeping_alive(params.interval):
+                yield comment
+        yield f"data: {json.dumps({'saying': params.word, 'n': n})}\n\n"
+
+
+async def wait_keeping_alive(seconds: float) -> AsyncIterator[str]:
+    """Wait `seconds`, with a keep-alive comment every SAY_STREAM_KEEP_ALIVE seconds of it
+    (proxies close connections that stay silent too long)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(left, settings.SAY_STREAM_KEEP_ALIVE))
+        if deadline - loop.time() > 0:
+            yield KEEP_ALIVE

@@ -318,6 +318,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
+# Seconds between keep-alive comments of /api/say-stream while it waits (proxies close a
+# connection that stays silent too long).
+SAY_STREAM_KEEP_ALIVE = env.float("SAY_STREAM_KEEP_ALIVE", default=15.0)
 # Seconds anonymous callers' pages of GET /api/blog/posts are cached (blog/cache.py); 0: off.
 POST_LIST_CACHE_SECONDS = env.float("POST_LIST_CACHE_SECONDS", default=2.0)
 

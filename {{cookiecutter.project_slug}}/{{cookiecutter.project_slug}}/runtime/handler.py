@@ -121,7 +121,9 @@ class RequestExecutor(Executor):
     def __init__(self, pool: ThreadPool) -> None:
         self._pool = pool
         self._executor: ThreadPoolExecutor | None = None
-        self._calls: list[Future[Any]] = []
+        # The calls still running: a finished one is dropped at once, with its result (a
+        # streamed export makes thousands of calls in one request, each with a chunk of rows).
+        self._running: set[Future[Any]] = set()
         self.response_sent = False
 
     @property
@@ -141,7 +143,8 @@ class RequestExecutor(Executor):
         if self._executor is None:
             self._executor = self._pool.take()
         future = self._executor.submit(fn, *args, **kwargs)
-        self._calls.append(future)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
         return future
 
     @staticmethod
@@ -159,7 +162,7 @@ class RequestExecutor(Executor):
         whose client went away): that thread finishes it and ends."""
         if self._executor is None:
             return
-        if all(call.done() for call in self._calls):
+        if not self._running:
             self._pool.give_back(self._executor)
         else:
             self._executor.shutdown(wait=False)
