@@ -6,7 +6,6 @@ again and again, as server-sent events.
 """
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 
@@ -91,10 +90,33 @@ async def say_async(request: HttpRequest, params: Query[SayAfterParams]) -> Sayi
 # Server-sent events ------------------------------------------------------------------------
 
 KEEP_ALIVE = ": keep-alive\n\n"  # a comment: clients ignore it, proxies see bytes flow
+
+
+class Said(Schema):
+    saying: str
+    n: int = Field(description="The event's number, from 1.")
+
+
+# Each event as OpenAPI clients (and Schemathesis) read server-sent events: its `data` line
+# is the JSON text of a Said.
 EVENT_STREAM = {
-    "description": "Server-sent events: `data:` lines of a JSON object with `saying` and `n`, "
-    "and `: keep-alive` comments.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": "Server-sent events, each `data:` a JSON `Said`; `: keep-alive` comments.",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": Said.model_json_schema(),
+                    },
+                    "event": {"type": "string"},
+                },
+                "required": ["data"],
+            }
+        }
+    },
 }
 
 
@@ -131,7 +153,7 @@ async def say_events(params: SayStreamParams) -> AsyncIterator[str]:
         if n > 1:
             async for comment in wait_keeping_alive(params.interval):
                 yield comment
-        yield f"data: {json.dumps({'saying': params.word, 'n': n})}\n\n"
+        yield f"data: {Said(saying=params.word, n=n).model_dump_json()}\n\n"
 
 
 async def wait_keeping_alive(seconds: float) -> AsyncIterator[str]:
