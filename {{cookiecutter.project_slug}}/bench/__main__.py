@@ -257,6 +257,9 @@ def main() -> None:
             f"{lists['cached'].cpu:.0f} us, without it {lists['uncached'].cpu:.0f} us"
         )
         rate_limit_checks()
+    print()
+    streams = [sys.executable, "-m", "bench.streams", *(["--quick"] if args.quick else [])]
+    subprocess.run(streams, cwd=PROJECT_DIR, check=True)
     if args.plot:
         plot(rows, args.plot)
 
