@@ -34,6 +34,8 @@ INDEXING = "tests/search/test_indexing.py"
 HANDLER = "tests/test_handler.py"
 OUTBOX = "tests/test_outbox.py"
 LIMITS = "tests/test_rate_limits.py"
+WEBHOOKS = "tests/test_webhooks.py"
+STREAMING = "tests/test_streaming.py"
 REDIS = "tests/test_redis.py"
 GUARDS = [
     Guard(
@@ -699,6 +701,86 @@ GUARDS = [
         "return set()",
         (f"{REDIS}::test_ready_reports_the_cache_and_requires_it_only_when_told",),
         bake="redis",
+    ),
+    Guard(
+        "webhook-signed-with-the-secret",
+        "each delivery carries the HMAC-SHA256 of its body with WEBHOOK_SECRET",
+        "webhooks/signing.py",
+        "hmac.new(secret.encode(), body, hashlib.sha256)",
+        'hmac.new(b"", body, hashlib.sha256)',
+        (f"{WEBHOOKS}::test_a_publish_is_delivered_signed",),
+    ),
+    Guard(
+        "webhook-5xx-retried",
+        "a 5xx or a 429 is retried",
+        "webhooks/delivery.py",
+        "    if status >= 500 or status in RETRIED_STATUSES:",
+        "    if False:",
+        (f"{WEBHOOKS}::test_server_errors_are_retried",),
+    ),
+    Guard(
+        "webhook-4xx-not-retried",
+        "another 4xx fails the delivery at once",
+        "webhooks/delivery.py",
+        'return GiveUp(f"answered {status}, not retried")',
+        'return f"answered {status}"',
+        (f"{WEBHOOKS}::test_other_refusals_are_not_retried",),
+    ),
+    Guard(
+        "webhook-410-stops-the-receiver",
+        "a 410 Gone stops deliveries to that receiver",
+        "webhooks/delivery.py",
+        "await sync_to_async(StoppedReceiver.objects.get_or_create)(url=url)",
+        "await asyncio.sleep(0)",
+        (f"{WEBHOOKS}::test_a_410_stops_the_receiver",),
+    ),
+    Guard(
+        "webhook-max-age",
+        "a delivery older than WEBHOOK_MAX_AGE fails instead of being retried forever",
+        "webhooks/delivery.py",
+        "    if age > timedelta(seconds=settings.WEBHOOK_MAX_AGE):",
+        "    if False:",
+        (f"{WEBHOOKS}::test_too_old_a_delivery_fails_and_can_be_requeued",),
+    ),
+    Guard(
+        "webhook-urls-kept-out-of-the-log",
+        "httpx's request lines (full URLs, tokens included) are not logged",
+        "{slug}/settings.py",
+        '"httpx": {"level": "WARNING"},',
+        "",
+        (f"{WEBHOOKS}::test_the_secret_and_the_token_stay_out_of_the_log",),
+    ),
+    Guard(
+        "export-only-readable-posts",
+        "the export streams only the posts the caller may read",
+        "blog/queries.py",
+        "list(_posts(viewer).filter(pk__gt=after)",
+        'list(Post.objects.select_related("author").filter(pk__gt=after)',
+        (f"{STREAMING}::test_the_export_streams_the_posts_the_caller_may_read",),
+    ),
+    Guard(
+        "export-memory-flat",
+        "a request keeps no finished call's result (a streamed export stays flat)",
+        "{slug}/runtime/handler.py",
+        "future.add_done_callback(self._running.discard)",
+        "pass",
+        (f"{STREAMING}::test_the_exports_memory_stays_flat_whatever_the_count",),
+    ),
+    Guard(
+        "sse-nothing-outlives-the-client",
+        "a say-stream whose client went away leaves no timer behind",
+        "{slug}/api.py",
+        "await asyncio.sleep(min(left, settings.SAY_STREAM_KEEP_ALIVE))",
+        "await asyncio.shield(asyncio.sleep(min(left, settings.SAY_STREAM_KEEP_ALIVE)))",
+        (f"{STREAMING}::test_a_client_that_goes_away_leaves_nothing_running",),
+    ),
+    Guard(
+        "sse-keep-alive",
+        "a long wait between events sends keep-alive comments",
+        "{slug}/api.py",
+        "        if deadline - loop.time() > 0:\n            yield KEEP_ALIVE",
+        "        if False:\n            yield KEEP_ALIVE",
+        (f"{STREAMING}::test_a_long_wait_keeps_the_stream_alive",),
     ),
 ]
 

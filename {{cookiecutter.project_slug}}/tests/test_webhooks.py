@@ -1,6 +1,8 @@
 """Signed webhooks on publish, against a real receiver on loopback: recorded with the publish,
 delivered by the outbox worker, retried when it should be and only then."""
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -115,6 +117,9 @@ async def test_a_publish_is_delivered_signed(receiver: Receiver, alice: User) ->
 
     (received,) = receiver.received
     body = json.loads(received.body)
+    # Checked as a receiver would, with hashlib and hmac only.
+    expected = hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
+    assert received.headers["X-Webhook-Signature"] == f"sha256={expected}"
     assert verify(received.body, SECRET, received.headers["X-Webhook-Signature"])
     assert not verify(received.body, "another-secret", received.headers["X-Webhook-Signature"])
     assert body["event"] == "posts.published"
