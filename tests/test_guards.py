@@ -122,8 +122,9 @@ GUARDS = [
         "say-after-throttle",
         "say-after answers 429 with Retry-After past SAY_AFTER_RATE",
         "{slug}/api.py",
-        "    return [throttle]\n",
-        "    return []\n",
+        "    return [ClientIPRateLimit(endpoint, settings.SAY_AFTER_RATE, "
+        'setting="SAY_AFTER_RATE")]',
+        "    return []",
         ("tests/test_request_log.py::test_say_after_is_throttled_with_retry_after",),
     ),
     Guard(
@@ -216,8 +217,8 @@ GUARDS = [
         "write-throttle",
         "writes past WRITE_RATE are a 429, per user",
         "blog/api.py",
-        "[UserWriteThrottle(settings.WRITE_RATE)] if settings.WRITE_RATE else []",
-        "[]",
+        '[UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]\n    if settings',
+        "[]\n    if settings",
         (f"{PERMISSIONS}::test_writes_are_throttled_per_user",),
     ),
     Guard(
@@ -404,8 +405,8 @@ GUARDS = [
         "throttle-per-endpoint",
         "each say-after endpoint has its own budget",
         "{slug}/api.py",
-        'throttle.scope = f"anon-{endpoint}"',
-        "pass",
+        "ClientIPRateLimit(endpoint, ",
+        'ClientIPRateLimit("say-after", ',
         ("tests/test_request_log.py::test_say_after_is_throttled_with_retry_after",),
     ),
     Guard(
