@@ -153,6 +153,7 @@ def load_app(which: str) -> Any:
     from bench.servers import PROJECT_SLUG
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{PROJECT_SLUG}.settings")
+    os.environ["WEBHOOK_URLS"] = ""  # the posts it makes are not announced to your receivers
     module = __import__(f"{PROJECT_SLUG}.asgi", fromlist=["application"])
     if which == "project-stock-signals":
         from django.core.signals import request_started
