@@ -142,6 +142,15 @@ async def test_drafts_edits_and_a_rollback_deliver_nothing(receiver: Receiver, a
     assert draft.pk not in {p["id"] for p in json.loads(receiver.received[0].body)["posts"]}
 
 
+async def test_a_bulk_publish_is_sent_in_bodies_of_a_hundred(receiver: Receiver) -> None:
+    await Post.objects.abulk_create(Post(title=f"p{n}", published=True) for n in range(250))
+
+    await Worker().run_until_idle()
+
+    sizes = sorted(len(json.loads(received.body)["posts"]) for received in receiver.received)
+    assert sizes == [50, 100, 100]
+
+
 async def test_publishing_again_after_unpublishing_announces_again(
     receiver: Receiver, alice: User
 ) -> None:

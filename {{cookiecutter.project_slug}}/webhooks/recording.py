@@ -12,6 +12,9 @@ from outbox import store
 from .delivery import TOPIC
 from .models import Announced, StoppedReceiver
 
+# Posts per delivery: a bulk publish of thousands is several bodies of a sane size.
+POSTS_PER_DELIVERY = 100
+
 
 def describe(post: Post) -> dict[str, Any]:
     return {
@@ -37,9 +40,9 @@ def record_publishes(sender: object, ids: list[int], **kwargs: Any) -> None:
     # are): receivers tell deliveries apart by id, and posts by theirs.
     Announced.objects.bulk_create([Announced(post=post) for post in new], ignore_conflicts=True)
     stopped = set(StoppedReceiver.objects.values_list("url", flat=True))
-    posts = [describe(post) for post in new]
-    for url in settings.WEBHOOK_URLS:
-        if url not in stopped:
-            delivery = uuid.uuid4().hex
-            payload = {"url": url, "event": "posts.published", "posts": posts}
-            store.record(TOPIC, [delivery], payload)
+    for start in range(0, len(new), POSTS_PER_DELIVERY):
+        posts = [describe(post) for post in new[start : start + POSTS_PER_DELIVERY]]
+        for url in settings.WEBHOOK_URLS:
+            if url not in stopped:
+                payload = {"url": url, "event": "posts.published", "posts": posts}
+                store.record(TOPIC, [uuid.uuid4().hex], payload)
