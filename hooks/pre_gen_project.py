@@ -40,6 +40,7 @@ RESERVED_NAMES = frozenset(
         "servestatic",
         "tests",
         "uvicorn",
+        "webhooks",
     }
 )
 SLUG_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")

@@ -94,3 +94,15 @@ def test_remove_paths_removes_files_and_folders(tmp_path: Path) -> None:
     post_gen_project.remove_paths(tmp_path, ["folder", "file.py", "missing.py"])
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.py"]
+
+
+def test_every_top_level_module_of_a_bake_is_reserved(cookies) -> None:
+    """A slug named like one of the project's own packages would shadow it."""
+    result = cookies.bake(extra_context={"cache": "redis"})
+    project = result.project_path
+
+    modules = {path.parent.name for path in project.glob("*/__init__.py")}
+    modules |= {path.stem for path in project.glob("*.py")}
+    modules -= {result.context["project_slug"]}
+
+    assert modules - pre_gen_project.RESERVED_NAMES == set()
