@@ -1,20 +1,24 @@
 """Rate limits and the post list's cache, over the key-value store of this bake (keyvalue/)."""
 
 import asyncio
+import inspect
 import threading
 
 import pytest
 from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient
+from ninja import NinjaAPI
+from ninja.operation import AsyncOperation
 
 from accounts.models import User
 from blog.models import Post
 from keyvalue import Hit, StoreUnavailable, get_store
 from ratelimit import limits
 from ratelimit.limits import FailOpenLog, parse_rate
+from ratelimit.operation import AsyncChecksOperation
 
-from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, api
 
 from .conftest import MakePost, WrittenLines, bearer
 
@@ -79,6 +83,27 @@ async def test_async_operations_await_their_check(monkeypatch: pytest.MonkeyPatc
 
     assert response.status_code == 200
     assert awaited == ["ratelimit:say-async:127.0.0.1"]
+
+
+def test_ninjas_checks_are_still_what_the_awaiting_operation_copies() -> None:
+    """ratelimit/operation.py copies Ninja's AsyncOperation._run_checks with the throttles
+    awaited, and switches the bound routers' operations to it. If Ninja changes either, the
+    copy must be reviewed."""
+    source = inspect.getsource(AsyncOperation._run_checks)
+    for step in (
+        "request._ninja_csrf_exempt = True",
+        "error = await self._run_authentication(request)",
+        "error = self._check_throttles(request)",
+    ):
+        assert step in source, f"Ninja's _run_checks changed ({step}): review operation.py"
+    assert hasattr(NinjaAPI, "_get_bound_routers"), "review ratelimit/operation.py"
+    assert all(
+        type(operation) is AsyncChecksOperation
+        for bound in api._get_bound_routers()
+        for path_view in bound.path_operations.values()
+        for operation in path_view.operations
+        if operation.is_async
+    )
 
 
 async def test_a_failing_store_lets_requests_through_and_logs_it_once(
