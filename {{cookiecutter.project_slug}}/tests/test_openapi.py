@@ -1,5 +1,6 @@
 """The OpenAPI schema tells clients how to authenticate and what each operation answers."""
 
+import json
 from typing import Any
 
 import pytest
@@ -93,3 +94,23 @@ def test_error_schemas_are_shared_not_copied() -> None:
     errors = {name for name in names if "Message" in name or "ValidationError" in name}
 
     assert errors == {"Message", "ValidationErrors"}
+
+
+def test_the_served_schema_has_no_key_twice() -> None:
+    """Statuses are int keys in Ninja's schema: one given as a string (in openapi_extra) is
+    a second "200" in the JSON, which Swagger UI refuses to render ("duplicated mapping key")."""
+    from django.test import Client
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        assert twice == [], f"duplicated keys: {twice}"
+        return dict(pairs)
+
+    json.loads(Client().get("/api/openapi.json").content, object_pairs_hook=no_duplicates)
+
+
+def test_say_stream_documents_its_event_stream() -> None:
+    content = OPERATIONS["GET /api/say-stream"]["responses"][200]["content"]
+
+    assert list(content) == ["text/event-stream"]

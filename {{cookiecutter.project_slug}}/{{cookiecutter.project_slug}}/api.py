@@ -136,7 +136,7 @@ class SayStreamParams(Schema):
     "/say-stream",
     tags=["say-after"],
     throttle=SAY_STREAM_THROTTLES,
-    openapi_extra={"responses": {"200": EVENT_STREAM}},
+    openapi_extra={"responses": {200: EVENT_STREAM}},
 )
 async def say_stream(request: HttpRequest, params: Query[SayStreamParams]) -> StreamingHttpResponse:
     """Say `word` `count` times, `interval` seconds apart, as server-sent events. A client that
