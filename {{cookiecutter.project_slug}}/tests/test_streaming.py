@@ -97,11 +97,11 @@ async def test_say_stream_sends_its_events_with_the_headers_proxies_need() -> No
 
 async def test_a_long_wait_keeps_the_stream_alive(settings: LazySettings) -> None:
     settings.SAY_STREAM_KEEP_ALIVE = 0.05
-    response = await AsyncClient().get("/api/say-stream", {"count": "2", "interval": "0.3"})
+    response = await AsyncClient().get("/api/say-stream", {"count": "2", "interval": "0.5"})
     body = await content_of(response)
 
     between = body.split("data: ")[1]  # after the first event, before the second
-    assert between.count(": keep-alive") >= 3
+    assert between.count(": keep-alive") >= 2  # about 9; fewer on a busy machine, never 0
 
 
 @pytest.mark.parametrize(
@@ -136,11 +136,17 @@ async def test_a_client_that_goes_away_leaves_nothing_running() -> None:
 
     stream.on_chunk = go_away_after_the_first_event
     await asyncio.wait_for(stream.run(), timeout=5)  # not 495 s
-    await asyncio.sleep(0)
+
+    def nothing_left() -> bool:
+        return len(asyncio.all_tasks()) == tasks_before and pending_timers() == timers_before
+
+    for _ in range(100):  # a second at most; at once, in practice (the wait was 5 s)
+        if nothing_left():
+            break
+        await asyncio.sleep(0.01)
 
     assert stream.status == 200
-    assert len(asyncio.all_tasks()) == tasks_before
-    assert pending_timers() == timers_before
+    assert nothing_left()
 
 
 # NDJSON export -----------------------------------------------------------------------------
