@@ -8,6 +8,7 @@ again and again, as server-sent events.
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
@@ -58,15 +59,14 @@ SAY_ASYNC_THROTTLES = say_after_throttles("say-async")
 SAY_STREAM_THROTTLES = say_after_throttles("say-stream")
 
 
+# What every say endpoint takes: a word, and waits of at most SAY_AFTER_MAX_DELAY seconds.
+Word = Annotated[str, Field(min_length=1, max_length=100, description="What to say.")]
+Wait = Annotated[float, Field(ge=0, le=settings.SAY_AFTER_MAX_DELAY, allow_inf_nan=False)]
+
+
 class SayAfterParams(Schema):
-    delay: float = Field(
-        0.0,
-        ge=0,
-        le=settings.SAY_AFTER_MAX_DELAY,
-        allow_inf_nan=False,
-        description="Seconds to wait before answering.",
-    )
-    word: str = Field("hello", min_length=1, max_length=100, description="What to say.")
+    delay: Wait = Field(0.0, description="Seconds to wait before answering.")
+    word: Word = "hello"
 
 
 class Saying(Schema):
@@ -121,15 +121,9 @@ EVENT_STREAM = {
 
 
 class SayStreamParams(Schema):
-    word: str = Field("hello", min_length=1, max_length=100, description="What to say.")
+    word: Word = "hello"
     count: int = Field(3, ge=1, le=100, description="Events to send.")
-    interval: float = Field(
-        1.0,
-        ge=0,
-        le=settings.SAY_AFTER_MAX_DELAY,
-        allow_inf_nan=False,
-        description="Seconds between two events.",
-    )
+    interval: Wait = Field(1.0, description="Seconds between two events.")
 
 
 @api.get(
