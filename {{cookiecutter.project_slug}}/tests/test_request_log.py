@@ -3,16 +3,23 @@
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.test import AsyncClient
+from django.db import OperationalError
+from django.test import AsyncClient, RequestFactory
+from django.utils.module_loading import import_string
 
 from bench.hotpath import http_scope
 
-from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
+from {{ cookiecutter.project_slug }}.asgi import application
+from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 from {{ cookiecutter.project_slug }}.runtime import request_log
 
 from .conftest import WrittenLines
@@ -116,13 +123,47 @@ async def test_djangos_own_lines_carry_the_request_id(written_lines: WrittenLine
     assert response["X-Request-ID"] in not_found
 
 
-async def test_a_newline_in_the_path_cannot_forge_a_log_line(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.INFO, logger="access"):
-        await AsyncClient().get("/api/say-async%0A2026-01-01 INFO access [x] GET /forged 200")
+FORGED = "\n2026-01-01 00:00:00 INFO access [x] GET /forged 200"
 
-    (line,) = [record for record in caplog.records if record.name == "access"]
-    assert "\n" not in line.getMessage()
-    assert line.getMessage().startswith("GET /api/say-async\\n2026-01-01")
-    assert "\n" in line.path  # type: ignore[attr-defined]  # the field keeps the real path
+
+@pytest.fixture(params=["console", "json"])
+def lines_in_format(
+    request: pytest.FixtureRequest, written_lines: WrittenLines
+) -> Iterator[WrittenLines]:
+    """The lines the configured handler writes, in each of the two formats of LOGGING."""
+    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, BatchedStreamHandler)]
+    config = dict(settings.LOGGING["formatters"][request.param])
+    factory = import_string(config.pop("()"))
+    previous = handler.formatter
+    handler.setFormatter(factory(config.get("format")))
+    yield written_lines
+    handler.setFormatter(previous)
+
+
+async def test_no_client_value_can_forge_a_log_line(lines_in_format: WrittenLines) -> None:
+    """Every line that logs a client's value (the path, here) stays one line, in both
+    formats: the access line, Django's "Not Found", the body limit, the error handlers."""
+    forged_path = f"/api/say-async{quote(FORGED)}"
+    await AsyncClient().get(forged_path)  # the access line
+    await AsyncClient().get(f"/api/nothing-here{quote(FORGED)}")  # Django's "Not Found"
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        too_large = {"Content-Length": str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+        await client.post(forged_path, headers=too_large)  # the body limit
+    request = RequestFactory().get(f"/api/blog/posts{FORGED}")
+    for error in [OperationalError("database is locked"), *errors_the_apps_handle()]:
+        api.on_exception(request, error)  # the error handlers' lines
+
+    lines = lines_in_format()
+
+    assert len(lines) >= 5, lines
+    assert not [line for line in lines if line.startswith("2026-01-01")], lines
+
+
+def errors_the_apps_handle() -> list[Exception]:
+    """Errors of the apps' own handlers that log the request (search's, when baked)."""
+    try:
+        from elasticsearch import ConnectionError as EngineDown
+    except ImportError:
+        return []
+    return [EngineDown("engine down")]

@@ -152,12 +152,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 # file. One writer at a time, on one host: move to PostgreSQL (DATABASE_URL) when writes
 # queue for long or the app runs on several machines.
 # https://docs.djangoproject.com/en/stable/ref/databases/#sqlite-notes
-DATABASES["default"]["OPTIONS"] = {
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-    "transaction_mode": "IMMEDIATE",
-    "timeout": env.float("DATABASE_TIMEOUT", default=20.0),
-}
+# The URL's own options (?timeout=..., or sslmode=require on a PostgreSQL URL) are kept:
+# these are merged under them, and only when the URL is SQLite's.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.float("DATABASE_TIMEOUT", default=20.0),
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
     # The stock backend, with writers of one process queued fairly (sqlite/base.py).
     DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.runtime.sqlite"
 {%- endif %}
@@ -166,15 +169,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Requests past max_size wait up to `timeout` seconds for a connection, then answer 503.
 # A server that accepts and never answers costs at most connect_timeout per connection
 # attempt; a statement that runs past statement_timeout is cancelled by the server.
-DATABASES["default"]["OPTIONS"] = {
-    "pool": {
-        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-    },
-    "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
-    "options": f"-c statement_timeout={env.int('DATABASE_STATEMENT_TIMEOUT_MS', default=30000)}",
-}
+# Merged with the URL's own options (sslmode=require, as managed services hand them out),
+# which win: assigning over them would drop TLS without a word.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        },
+        "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
+        "options": "-c statement_timeout="
+        + str(env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)),
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 {%- endif %}
 # Idle request threads kept for reuse (runtime/handler.py): a request takes one when it
 # first runs sync code (an ORM call, a sync view). Past this many at once, a request gets a
@@ -260,7 +268,10 @@ LOGGING = {
     "filters": {"request_id": {"()": f"{REQUEST_LOG}.RequestIdFilter"}},
     "formatters": {
         "json": {"()": f"{REQUEST_LOG}.JsonFormatter"},
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "console": {
+            "()": f"{REQUEST_LOG}.ConsoleFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "default": {

@@ -67,8 +67,7 @@ def log_access(request: HttpRequest, status: int, seconds: float) -> None:
     access_log.info(
         "%s %s %s",
         method,
-        # Control characters escaped (a %0A in the URL must not forge a second line).
-        escape_controls(request.path),
+        request.path,  # escaped by the formatters, as every client-sent value
         status,
         extra={
             "method": method,
@@ -83,6 +82,16 @@ def escape_controls(text: str) -> str:
     return CONTROL_CHARACTERS.sub(
         lambda match: match.group().encode("unicode_escape").decode(), text
     )
+
+
+class ConsoleFormatter(logging.Formatter):
+    """The console format with control characters escaped in the message: a client puts
+    `%0A` in a URL or a header, and a line that logs it must not become two lines (a forged
+    one). Done here, once, for every call site; JSON lines escape them by construction."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class RequestIdFilter(logging.Filter):
