@@ -16,10 +16,10 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
-from .handlers import Failures, GiveUp
+from .handlers import Failures, GiveUp, HandBack
 from .models import Message
 from .wakeup import wake
 
@@ -57,11 +57,21 @@ def _by_topic(keys: Iterable[tuple[str, str]]) -> Q:
     return condition
 
 
+def _anything_to_claim(topics: Collection[str], now: datetime) -> bool:
+    """A read first: an idle worker must not take SQLite's one write lock (BEGIN IMMEDIATE)
+    at every poll, nor PostgreSQL's claim lock, when nothing is due or all of it is held."""
+    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    due = Message.objects.filter(free, state=PENDING, topic__in=topics, due_at__lte=now)
+    return due.exists()
+
+
 def claim(*, topics: Collection[str], limit: int, lease: float) -> Claim:
     """Lease every pending message of the keys of the `limit` oldest due messages whose
     keys nobody holds."""
     now = timezone.now()
     token = uuid.uuid4().hex
+    if not _anything_to_claim(topics, now):
+        return Claim(token, [])
     with transaction.atomic():
         _serialize_claims()
         pending = Message.objects.filter(state=PENDING, topic__in=topics)
@@ -87,13 +97,15 @@ def retry_delay(attempts: int) -> float:
 
 
 def finish(claim: Claim, failures: Failures) -> None:
-    """Mark the claim's messages done, or due again later with why they failed. Messages
-    whose lease ran out meanwhile (another worker may have them) are left alone."""
+    """Mark the claim's messages done, due again later with why they failed, failed, or
+    (handed back, not tried) due again now. Messages whose lease ran out meanwhile
+    (another worker may have them) are left alone."""
     now = timezone.now()
     mine = Message.objects.filter(lease_token=claim.token, state=PENDING)
     done = [message.pk for message in claim.messages if message.pk not in failures]
     given_up = {pk: why.reason for pk, why in failures.items() if isinstance(why, GiveUp)}
     retried = {pk: why for pk, why in failures.items() if isinstance(why, str)}
+    handed_back = [pk for pk, why in failures.items() if isinstance(why, HandBack)]
     failed = sorted(
         (message for message in claim.messages if message.pk in retried),
         key=lambda message: (message.attempts, retried[message.pk]),
@@ -102,6 +114,7 @@ def finish(claim: Claim, failures: Failures) -> None:
         mine.filter(pk__in=done).update(
             state=DONE, done_at=now, lease_until=None, lease_token="", last_error=""
         )
+        mine.filter(pk__in=handed_back).update(lease_until=None, lease_token="")
         # One update per (attempts, reason): a batch that failed together is one query.
         for (attempts, reason), group in groupby(
             failed, key=lambda message: (message.attempts, retried[message.pk])
@@ -117,6 +130,7 @@ def finish(claim: Claim, failures: Failures) -> None:
             if message.pk in given_up:
                 mine.filter(pk=message.pk).update(
                     state=FAILED,
+                    done_at=now,  # when it ended: failed rows are purged after OUTBOX_KEEP_FAILED
                     attempts=message.attempts + 1,
                     last_error=given_up[message.pk][:MAX_ERROR_LENGTH],
                     lease_until=None,
@@ -136,7 +150,13 @@ def retry_failed(topic: str) -> int:
     starts again too, so a maximum age does not fail them at once."""
     now = timezone.now()
     return Message.objects.filter(topic=topic, state=FAILED).update(
-        state=PENDING, due_at=now, created_at=now, attempts=0, lease_until=None, lease_token=""
+        state=PENDING,
+        due_at=now,
+        created_at=now,
+        done_at=None,
+        attempts=0,
+        lease_until=None,
+        lease_token="",
     )
 
 
@@ -150,10 +170,16 @@ def requeue_done_since(topic: str, since: datetime) -> int:
     return len(keys)
 
 
-def purge_done(older_than: timedelta) -> int:
-    old = Message.objects.filter(state=DONE, done_at__lt=timezone.now() - older_than)
+def purge(state: str, older_than: timedelta) -> int:
+    """Delete the messages that ended (done, or failed) longer than `older_than` ago."""
+    old = Message.objects.filter(state=state, done_at__lt=timezone.now() - older_than)
     deleted, _ = old.delete()
     return deleted
+
+
+def last_message_id() -> int:
+    """The newest message's id (0 when none): every message recorded later has a higher one."""
+    return Message.objects.aggregate(last=Max("id"))["last"] or 0
 
 
 @dataclass

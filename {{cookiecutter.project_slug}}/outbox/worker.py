@@ -23,14 +23,19 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from . import handlers as handlers_module
 from . import store, wakeup
-from .handlers import Failures, handlers
+from .handlers import Failures, GiveUp, handlers
 from .models import Message
 
 logger = logging.getLogger(__name__)
 
-PURGE_EVERY = 600.0  # seconds between deletions of old done messages
+PURGE_EVERY = 600.0  # seconds between deletions of old done and failed messages
 STOP_TIMEOUT = 2.0  # seconds a stopping worker may spend handing back its messages
+# A round's handlers start no work past this share of the lease (handlers.time_left()), and
+# are stopped at the second share, so that the round's outcome is written before its lease
+# ends: past it another worker may take the same keys.
+START_SHARE, STOP_SHARE = 0.5, 0.75
 
 
 def _close_connection() -> None:
@@ -76,38 +81,50 @@ class Worker:
         """One round: claim, handle, record the outcome. Returns how many messages it handled.
         The round's connection is closed at its end (not when cancelled: then the call that
         holds it may be stuck, and the close would wait behind it)."""
+        claimed_at = asyncio.get_running_loop().time()  # the lease runs from before the claim
         claim = await sync_to_async(store.claim)(
             topics=list(handlers), limit=self.batch_size, lease=self.lease
         )
         if claim.messages:
             self._claim = claim
-            failures = await self._handle(claim.messages)
+            failures = await self._handle(claim.messages, claimed_at)
             await sync_to_async(store.finish)(claim, failures)
             self._claim = None
         await sync_to_async(_close_connection)()
         return len(claim.messages)
 
-    async def _handle(self, messages: list[Message]) -> Failures:
+    async def _handle(self, messages: list[Message], claimed_at: float) -> Failures:
+        """Every topic's handler at once, each with its own outcome, all within the lease."""
         by_topic: dict[str, list[Message]] = defaultdict(list)
         for message in messages:
             by_topic[message.topic].append(message)
+        token = handlers_module.round_deadline.set(claimed_at + self.lease * START_SHARE)
+        try:
+            stop_at = claimed_at + self.lease * STOP_SHARE
+            outcomes = await asyncio.gather(
+                *(self._handle_topic(topic, group, stop_at) for topic, group in by_topic.items())
+            )
+        finally:
+            handlers_module.round_deadline.reset(token)
         failures: Failures = {}
-        for topic, group in by_topic.items():
-            try:
-                # Bounded by the lease: past it, another worker may take the same keys.
-                async with asyncio.timeout(self.lease / 2):
-                    failures.update(await handlers[topic](group))
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                logger.warning("outbox: %s failed for %d messages: %s", topic, len(group), reason)
-                failures.update(dict.fromkeys((message.pk for message in group), reason))
+        for outcome in outcomes:
+            failures.update(outcome)
         if retried := sum(isinstance(why, str) for why in failures.values()):
             logger.warning("outbox: %d of %d messages to retry", retried, len(messages))
-        if given_up := len(failures) - retried:
+        if given_up := sum(isinstance(why, GiveUp) for why in failures.values()):
             logger.error(
                 "outbox: gave up on %d of %d messages (see the admin)", given_up, len(messages)
             )
         return failures
+
+    async def _handle_topic(self, topic: str, group: list[Message], stop_at: float) -> Failures:
+        try:
+            async with asyncio.timeout_at(stop_at):
+                return await handlers[topic](group)
+        except Exception as exc:  # a timeout too: the round must end before its lease
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            logger.warning("outbox: %s failed for %d messages: %s", topic, len(group), reason)
+            return dict.fromkeys((message.pk for message in group), reason)
 
     async def run_until_idle(self) -> int:
         """Handle everything that is due now (tests, and `manage.py outbox --drain`)."""
@@ -151,9 +168,13 @@ class Worker:
         if time.monotonic() - self._last_purge < PURGE_EVERY:
             return
         self._last_purge = time.monotonic()
-        keep = timedelta(seconds=settings.OUTBOX_KEEP_DONE)
-        if deleted := await sync_to_async(store.purge_done)(keep):
-            logger.info("outbox: deleted %d done messages older than %s", deleted, keep)
+        for state, seconds in [
+            (store.DONE, settings.OUTBOX_KEEP_DONE),
+            (store.FAILED, settings.OUTBOX_KEEP_FAILED),
+        ]:
+            keep = timedelta(seconds=seconds)
+            if deleted := await sync_to_async(store.purge)(state, keep):
+                logger.info("outbox: deleted %d %s messages older than %s", deleted, state, keep)
 
 
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}

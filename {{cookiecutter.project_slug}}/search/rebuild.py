@@ -50,9 +50,19 @@ async def rebuild_index(
     summary = BulkSummary(total=await published.acount(), version=new)
     await client.indices.create(index=new, mappings=MAPPINGS)
 
+    # The worker's writes carry their post's newest outbox message id as a version
+    # (indexing.py): the rebuild's read is newer than every message recorded before it.
+    version = await sync_to_async(store.last_message_id)()
+
     async def actions() -> AsyncIterator[dict[str, Any]]:
         async for post in published.aiterator(chunk_size=chunk_size):
-            yield {"_index": new, "_id": str(post.pk), "_source": post_document(post)}
+            yield {
+                "_index": new,
+                "_id": str(post.pk),
+                "_source": post_document(post),
+                "version": version,
+                "version_type": "external_gte",
+            }
 
     try:
         async for ok, item in helpers.async_streaming_bulk(

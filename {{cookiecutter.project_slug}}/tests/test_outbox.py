@@ -2,16 +2,17 @@
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import LazySettings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -222,8 +223,75 @@ def test_done_messages_are_purged_after_the_keep_time() -> None:
     Message.objects.exclude(key="waiting").update(state="done", done_at=timezone.now())
     Message.objects.filter(key="old").update(done_at=timezone.now() - timedelta(days=2))
 
-    assert store.purge_done(timedelta(days=1)) == 1
+    assert store.purge(store.DONE, timedelta(days=1)) == 1
     assert states() == {"new": "done", "waiting": "pending"}
+
+
+def test_failed_messages_are_purged_after_their_keep_time(echo: Echo) -> None:
+    record("old", "new")
+    echo.refused = {"old", "new"}
+    async_to_sync(Worker().run_until_idle)()
+    Message.objects.filter(key="old").update(done_at=timezone.now() - timedelta(days=31))
+
+    assert store.purge(store.FAILED, timedelta(days=30)) == 1
+    assert states() == {"new": "failed"}
+
+
+def test_an_idle_worker_looks_without_taking_the_write_lock(echo: Echo) -> None:
+    """SQLite has one write lock (BEGIN IMMEDIATE), PostgreSQL's claims one advisory lock:
+    a worker that finds nothing due takes neither."""
+    record("later")
+    Message.objects.update(due_at=timezone.now() + timedelta(hours=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        claim = store.claim(topics=[TOPIC], limit=10, lease=60)
+
+    assert claim.messages == []
+    taken = [q["sql"] for q in queries if q["sql"].startswith(("BEGIN", "SELECT pg_advisory"))]
+    assert taken == []
+    assert len(queries) == 1  # the read
+
+
+async def test_a_round_is_finished_before_its_lease_ends(
+    settings: LazySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two topics whose handlers hang past the lease: the round stops them in time to write
+    its outcome while the lease still holds (past it another worker may take the same keys,
+    and a stale write could land after a newer one)."""
+    settings.OUTBOX_LEASE = 4.0
+    finished: list[tuple[datetime, datetime | None]] = []
+    real_finish = store.finish
+
+    def finish(claim: store.Claim, failures: Failures) -> None:
+        lease = Message.objects.filter(lease_token=claim.token).values_list("lease_until")
+        finished.append((timezone.now(), lease.first()[0]))  # type: ignore[index]
+        real_finish(claim, failures)
+
+    async def hangs(messages: list[Message]) -> Failures:
+        await asyncio.sleep(3600)
+        return {}
+
+    monkeypatch.setattr(store, "finish", finish)
+    for topic in ("test.one", "test.two"):
+        register(topic, hangs)
+    try:
+        for topic in ("test.one", "test.two"):
+            await sync_to_async(store_record)(topic, "a")
+        await Worker().run_once()
+    finally:
+        del handlers["test.one"], handlers["test.two"]
+
+    ((at, lease_until),) = finished
+    assert lease_until is not None and at < lease_until
+    retried = [m async for m in Message.objects.filter(topic__startswith="test.")]
+    assert [(m.state, m.attempts, m.last_error) for m in retried] == [
+        ("pending", 1, "TimeoutError")
+    ] * 2
+
+
+def store_record(topic: str, key: str) -> None:
+    with transaction.atomic():
+        store.record(topic, [key])
 
 
 def test_the_command_shows_the_backlog_and_drains_it(echo: Echo) -> None:

@@ -2,13 +2,18 @@
 
 Concurrent (at most WEBHOOK_CONCURRENCY at once) through one httpx.AsyncClient per event loop
 (runtime/loop_clients.py, the search client's lifecycle): keep-alive connections, bounded
-connect and read timeouts. What happens to a delivery:
+connect and read timeouts. Each delivery has its own outcome and its own time bound
+(WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT, the whole call): one slow or failing
+receiver never fails, nor resends, another delivery of the round. A delivery is started
+only when it can end before the round's time is up (outbox.handlers.time_left()); the
+others are handed back, untried, to the next round. What happens to a delivery:
 - 2xx: done.
 - a timeout, a connection error, 5xx, 408 or 429: retried by the outbox, after about 1, 2,
   4 ... s with jitter (OUTBOX_MAX_RETRY_DELAY at most), until WEBHOOK_MAX_AGE; then failed
   and logged.
 - 410 Gone: failed, and the receiver is stopped (logged; models.StoppedReceiver).
 - any other answer (4xx, a redirect): failed at once, not retried.
+- its URL is no longer in WEBHOOK_URLS: failed (logged), never sent.
 Failed deliveries are in the admin; `manage.py webhooks --retry-failed` sends them again.
 """
 
@@ -24,13 +29,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from outbox.handlers import Failures, GiveUp
+from outbox.handlers import Failures, GiveUp, HandBack, time_left
 from outbox.models import Message
 
 from {{ cookiecutter.project_slug }}.runtime.loop_clients import LoopClients
 
 from .models import StoppedReceiver
-from .signing import signature
+from .signing import signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +77,11 @@ def body_of(message: Message) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+def call_bound() -> float:
+    """Seconds one delivery may take, all of it (httpx's read timeout is per read)."""
+    return float(settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT)
+
+
 async def send(client: httpx.AsyncClient, message: Message) -> str | GiveUp | None:
     """One attempt; None when delivered, else why not (a str is retried)."""
     url = message.payload["url"]
@@ -88,13 +98,12 @@ async def send(client: httpx.AsyncClient, message: Message) -> str | GiveUp | No
     body = body_of(message)
     headers = {
         "Content-Type": "application/json",
-        "X-Webhook-Id": message.key,
-        "X-Webhook-Timestamp": str(int(time.time())),
-        "X-Webhook-Signature": signature(body, settings.WEBHOOK_SECRET),
+        **signed_headers(message.key, int(time.time()), body, settings.WEBHOOK_SECRET),
     }
     try:
-        response = await client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException as error:
+        async with asyncio.timeout(call_bound()):
+            response = await client.post(url, content=body, headers=headers)
+    except (httpx.TimeoutException, TimeoutError) as error:
         return f"timed out ({type(error).__name__})"
     except httpx.TransportError as error:
         return f"could not connect ({type(error).__name__})"
@@ -116,15 +125,29 @@ def stopped_receivers() -> list[str]:
 
 
 async def deliver(messages: list[Message]) -> Failures:
-    """The outbox handler: every claimed delivery at once, at most WEBHOOK_CONCURRENCY."""
+    """The outbox handler: every claimed delivery at once, at most WEBHOOK_CONCURRENCY, each
+    with its own outcome."""
     stopped = set(await sync_to_async(stopped_receivers)())
+    configured = set(settings.WEBHOOK_URLS)
     slots = asyncio.Semaphore(settings.WEBHOOK_CONCURRENCY)
 
-    async def one(client: httpx.AsyncClient, message: Message) -> str | GiveUp | None:
-        if message.payload["url"] in stopped:
+    async def one(client: httpx.AsyncClient, message: Message) -> str | GiveUp | HandBack | None:
+        url = message.payload.get("url", "")
+        if url not in configured:
+            logger.warning(
+                "Webhook %s to %s failed: the URL is no longer in WEBHOOK_URLS", message.key, shown(url)
+            )
+            return GiveUp("its URL is no longer in WEBHOOK_URLS: not sent")
+        if url in stopped:
             return GiveUp("the receiver answered 410 Gone earlier: stopped")
         async with slots:
-            return await send(client, message)
+            if time_left() < call_bound():
+                return HandBack()  # it could not end before the round's time is up
+            try:
+                return await send(client, message)
+            except Exception as error:  # ours, not the receiver's: this delivery only
+                logger.exception("Webhook %s could not be sent", message.key)
+                return f"could not be sent ({type(error).__name__})"
 
     async with clients.for_request() as client:
         outcomes = await asyncio.gather(*(one(client, message) for message in messages))

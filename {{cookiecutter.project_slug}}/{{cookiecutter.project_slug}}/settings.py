@@ -13,6 +13,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from webhooks.signing import secret_key
+
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Post], QuerySet[Post]).
 django_stubs_ext.monkeypatch()
 
@@ -347,8 +349,10 @@ OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 OUTBOX_LEASE = env.float("OUTBOX_LEASE", default=60.0)
 # Failed work is retried after about 1, 2, 4 ... seconds, at most this many apart.
 OUTBOX_MAX_RETRY_DELAY = env.float("OUTBOX_MAX_RETRY_DELAY", default=60.0)
-# Seconds done messages are kept (for the admin, and for a search rebuild to replay).
+# Seconds done messages are kept (for the admin, and for a search rebuild to replay), and
+# failed ones (for the admin, and `--retry-failed`), counted from when they ended.
 OUTBOX_KEEP_DONE = env.float("OUTBOX_KEEP_DONE", default=24 * 3600.0)
+OUTBOX_KEEP_FAILED = env.float("OUTBOX_KEEP_FAILED", default=30 * 24 * 3600.0)
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
 # (comma-separated http(s) URLs; empty: off). Recorded with the publish, delivered by the
@@ -362,10 +366,14 @@ for position, url in enumerate(WEBHOOK_URLS, start=1):
         raise ImproperlyConfigured(
             f"WEBHOOK_URLS entry {position} is not an http(s) URL (scheme {parts.scheme!r})"
         )
-if WEBHOOK_URLS and len(WEBHOOK_SECRET) < 16:
-    raise ImproperlyConfigured(
-        "WEBHOOK_URLS is set: WEBHOOK_SECRET must have 16 characters or more"
-    )
+if WEBHOOK_URLS:
+    try:
+        secret_key(WEBHOOK_SECRET)  # Standard Webhooks' whsec_<base64>: webhooks/signing.py
+    except ValueError as why:
+        raise ImproperlyConfigured(
+            f"WEBHOOK_URLS is set: WEBHOOK_SECRET {why} "
+            "(`manage.py webhooks --new-secret` makes one)"
+        ) from None
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=10)

@@ -13,8 +13,10 @@ from accounts.models import User
 from blog.models import Post
 from outbox.models import Message
 from outbox.worker import Worker
+from search import indexing
 from search.client import get_client
 from search.documents import index_name, versions_behind_alias
+from search.indexing import TOPIC
 from search.rebuild import rebuild_index
 
 from ..conftest import bearer, wait_until
@@ -196,3 +198,34 @@ async def test_rebuild_replaces_an_index_from_before_aliases() -> None:
 
     assert await versions_behind_alias() != []
     assert await found("bilby") == ["bilby"]
+
+
+async def test_a_stale_write_that_lands_late_never_overwrites_a_newer_one(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker reads a post published, then its bulk request lands late (a slow engine,
+    its lease long gone); meanwhile another worker read it unpublished and deleted it. The
+    late, older write is refused: the draft stays out of search."""
+    post = await Post.objects.acreate(title="platypus", author=alice, published=True)
+    first_round = [message async for message in Message.objects.filter(topic=TOPIC)]
+    held = asyncio.Event()
+    released = asyncio.Event()
+    real_bulk = type(get_client()).bulk
+
+    async def bulk_that_lands_late(client: Any, **kwargs: Any) -> Any:
+        if not held.is_set():  # the first worker's request: held until the newer one is in
+            held.set()
+            await released.wait()
+        return await real_bulk(client, **kwargs)
+
+    monkeypatch.setattr(type(get_client()), "bulk", bulk_that_lands_late)
+    stale = asyncio.create_task(indexing.apply_changes(first_round))  # reads "published"
+    await held.wait()
+    await Post.objects.filter(pk=post.pk).aupdate(published=False)
+    await indexing.apply_changes([m async for m in Message.objects.filter(topic=TOPIC)])
+    released.set()
+    outcome = await stale
+
+    assert outcome == {}  # refused as older, which counts as done
+    await get_client().indices.refresh(index=index_name())
+    assert await found("platypus") == []

@@ -1,4 +1,5 @@
-"""`manage.py webhooks`: deliveries by state; `--retry-failed` sends the failed ones again."""
+"""`manage.py webhooks`: deliveries by state; `--retry-failed` sends the failed ones again;
+`--new-secret` prints a fresh WEBHOOK_SECRET."""
 
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.db.models import Count
 
 from outbox import store
 from outbox.models import Message
+from webhooks import signing
 from webhooks.delivery import TOPIC
 
 
@@ -15,8 +17,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--retry-failed", action="store_true", help="Requeue failures.")
+        parser.add_argument(
+            "--new-secret", action="store_true", help="Print a fresh WEBHOOK_SECRET and stop."
+        )
 
-    def handle(self, *args: Any, retry_failed: bool, **options: Any) -> None:
+    def handle(self, *args: Any, retry_failed: bool, new_secret: bool, **options: Any) -> None:
+        if new_secret:
+            self.stdout.write(signing.new_secret())
+            return
         if retry_failed:
             count = store.retry_failed(TOPIC)
             self.stdout.write(f"Requeued {count} failed deliveries.")
