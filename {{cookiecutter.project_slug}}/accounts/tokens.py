@@ -6,15 +6,21 @@ one only after millions); the whole token is stored only as a SHA-256 digest. A 
 is right here: the secret part is 256 random bits, not a password to guess.
 """
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
 from django.utils import timezone
 
 from .models import ApiToken, User
+
+logger = logging.getLogger(__name__)
 
 TAG = "tok_"
 PREFIX_LENGTH = len(TAG) + 12
@@ -56,5 +62,32 @@ async def user_for_token(token: str) -> AbstractBaseUser | None:
         return None
     now = timezone.now()
     if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
-        await ApiToken.objects.filter(pk=found.pk).aupdate(last_used_at=now)
+        note_use(found.pk, now)
     return found.user
+
+
+# The bookkeeping writes in flight (a task the loop holds only weakly would be collected).
+_noting: set[asyncio.Task[None]] = set()
+
+
+def note_use(pk: int, when: datetime) -> None:
+    """Write last_used_at beside the request, never in its way: a read must not wait for (or
+    fail on) a write lock that other writers hold, for bookkeeping. Best effort: the write
+    runs in a thread of the loop's own pool, not the request's, and a failure is logged."""
+    task = asyncio.get_running_loop().create_task(_write_last_used(pk, when))
+    _noting.add(task)
+    task.add_done_callback(_noting.discard)
+
+
+async def _write_last_used(pk: int, when: datetime) -> None:
+    try:
+        await sync_to_async(_update_last_used, thread_sensitive=False)(pk, when)
+    except Exception as error:
+        logger.info("Could not note a token's last use (%s): skipped", type(error).__name__)
+
+
+def _update_last_used(pk: int, when: datetime) -> None:
+    try:
+        ApiToken.objects.filter(pk=pk).update(last_used_at=when)
+    finally:
+        connections.close_all()  # this thread serves no request: it keeps no connection

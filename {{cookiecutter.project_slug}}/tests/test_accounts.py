@@ -1,13 +1,16 @@
 """API tokens, sessions, the token command, the admin, and secrets kept out of the logs."""
 
+import asyncio
 import hashlib
+import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
@@ -17,7 +20,7 @@ from accounts.auth import READ, WRITE
 from accounts.models import ApiToken, User
 from accounts.tokens import PREFIX_LENGTH, issue_token, user_for_token
 
-from .conftest import WrittenLines, bearer
+from .conftest import WrittenLines, bearer, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,8 +46,43 @@ async def test_a_token_authenticates_its_user_and_records_its_use(alice: User) -
     headers = await bearer(alice)
 
     assert await create(headers) == 201
-    token = await ApiToken.objects.aget(user=alice)
-    assert token.last_used_at is not None
+    await wait_until(ApiToken.objects.filter(user=alice, last_used_at__isnull=False).aexists)
+
+
+async def test_noting_a_tokens_use_never_holds_up_a_read(alice: User) -> None:
+    """last_used_at is bookkeeping: a read whose write of it would wait behind other writers
+    (a held write lock) answers at once, and the note is written when the lock frees."""
+    headers = await bearer(alice)
+    (token,) = [t async for t in ApiToken.objects.filter(user=alice)]
+    release = threading.Event()
+    locked = threading.Event()
+    holder = threading.Thread(target=hold_the_write_lock, args=(token.pk, locked, release))
+    holder.start()
+    try:
+        locked.wait(10)
+        response = await asyncio.wait_for(AsyncClient().get("/api/blog/posts", headers=headers), 10)
+        noted_while_locked = await ApiToken.objects.filter(last_used_at__isnull=False).aexists()
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join)
+
+    assert response.status_code == 200
+    assert not noted_while_locked
+
+
+def hold_the_write_lock(token_pk: int, locked: threading.Event, release: threading.Event) -> None:
+    """Another writer's open transaction, until `release`: on SQLite any write holds the
+    database's one write lock; on PostgreSQL, a lock on the token's row."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "sqlite":
+                Group.objects.create(name="a write in progress")
+            else:
+                ApiToken.objects.select_for_update().get(pk=token_pk)
+            locked.set()
+            release.wait(30)
+    finally:
+        connection.close()
 
 
 async def test_a_known_prefix_with_a_wrong_secret_is_refused(alice: User) -> None:

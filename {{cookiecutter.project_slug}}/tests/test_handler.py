@@ -17,7 +17,7 @@ from django.core import signals
 from django.core.cache import cache
 from django.core.checks import run_checks
 from django.core.handlers.asgi import ASGIHandler as StockASGIHandler
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.http import HttpResponse
 
 from bench.hotpath import call as asgi_call
@@ -32,6 +32,8 @@ from {{ cookiecutter.project_slug }}.runtime.handler import (
     _runs_response_close,
     request_finished_receivers,
 )
+
+from .conftest import wait_until
 
 REQUESTS = 50
 
@@ -168,6 +170,39 @@ async def test_a_receiver_added_to_request_finished_runs_and_the_fast_path_steps
     assert warnings == ["runtime.W001"]
     assert len(threads) == 1 and threads[0] != threading.get_ident()  # closed in a thread
     assert [message.id for message in run_checks(tags=["async"])] == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reused_thread_never_inherits_a_dirty_connection() -> None:
+    """A request that failed with a transaction open (request_finished never came): the next
+    request on the same thread writes in autocommit, and its write is committed."""
+    pool = ThreadPool(kept=1)
+
+    def fail_inside_a_transaction() -> int:
+        transaction.atomic().__enter__()  # never exited: the request raised half-way
+        Post.objects.create(title="never committed")
+        return threading.get_ident()
+
+    def write() -> tuple[int, bool, bool]:
+        clean = transaction.get_autocommit() and not connection.in_atomic_block
+        Post.objects.create(title="committed")
+        return threading.get_ident(), clean, transaction.get_autocommit()
+
+    failed = RequestExecutor(pool)
+    async with ThreadSensitiveContext(executor=failed):
+        first_thread = await sync_to_async(fail_inside_a_transaction)()
+    failed.release()
+    await wait_until(lambda: asyncio.sleep(0, bool(pool._idle)))  # cleaned, then given back
+    writer = RequestExecutor(pool)
+    async with ThreadSensitiveContext(executor=writer):
+        second_thread, clean, autocommit = await sync_to_async(write)()
+        await sync_to_async(connections.close_all)()
+    writer.release()
+
+    assert second_thread == first_thread  # the same, reused thread
+    assert clean and autocommit
+    titles = [post.title async for post in Post.objects.all()]
+    assert titles == ["committed"]
 
 
 async def test_past_the_kept_threads_sync_views_stay_concurrent(monkeypatch: Any) -> None:

@@ -12,6 +12,11 @@ starts per request, even for an async view that never touches sync code. Here:
   request_finished has only Django's own receivers, which have nothing to do outside a
   thread. Otherwise it is closed in the request's thread, as Django does, so that thread's
   database connections are closed by request_finished in that same thread.
+- A thread goes back to the pool only with its database connections clean: in autocommit,
+  in no transaction, not broken. A request that failed half-way (a streamed export whose
+  send raised, a view that left a transaction open) skips request_finished; its thread's
+  dirty connections are closed there (which rolls them back) before the next request's
+  first call, queued behind it on that one thread.
 - The pool keeps ASGI_THREADS_KEPT idle threads. Past that many requests running sync
   code at once, a request gets a thread of its own, shut down after it (what stock Django
   does for every request), so sync views stay concurrent however many come.
@@ -41,7 +46,7 @@ from django.core.cache import close_caches
 from django.core.checks import CheckMessage, Warning, register
 from django.core.handlers.asgi import ASGIHandler as StockASGIHandler
 from django.core.handlers.base import reset_urlconf
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.http import HttpResponseBase
 
 # Django's own request_finished receivers: none does anything on the event loop's thread,
@@ -158,15 +163,38 @@ class RequestExecutor(Executor):
         return future
 
     def release(self) -> None:
-        """Give the thread back, unless a call of this request still runs there (a sync view
-        whose client went away): that thread finishes it and ends."""
-        if self._executor is None:
+        """Give the thread back once its connections are clean, unless a call of this
+        request still runs there (a sync view whose client went away): that thread
+        finishes it and ends."""
+        executor, self._executor = self._executor, None
+        if executor is None:
             return
-        if not self._running:
-            self._pool.give_back(self._executor)
-        else:
-            self._executor.shutdown(wait=False)
-        self._executor = None
+        if self._running:
+            executor.shutdown(wait=False)
+            return
+        # Its one thread runs calls in order: the next request's calls come after this.
+        executor.submit(close_dirty_connections)
+        self._pool.give_back(executor)
+
+
+def close_dirty_connections() -> None:
+    """In a request's thread, before the next request inherits its connections: roll back
+    and close those left in a transaction, out of autocommit or broken."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        broken = connection.errors_occurred and not connection.is_usable()
+        if not (connection.in_atomic_block or not connection.get_autocommit() or broken):
+            continue
+        try:
+            # An abandoned atomic block never exits: leave it by hand, as connect() would.
+            connection.in_atomic_block = False
+            connection.savepoint_ids = []
+            connection.rollback()
+            connection.set_autocommit(True)
+            connection.close()  # the next use connects afresh (SQLite's in-memory: kept)
+        except Exception:
+            connection.connection = None  # unusable: dropped; the next use connects
 
 
 _current: ContextVar[RequestExecutor] = ContextVar("request_executor")
