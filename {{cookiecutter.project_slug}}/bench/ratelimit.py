@@ -84,6 +84,24 @@ def run(url: str, count: int, concurrent: int) -> dict[str, tuple[float, float]]
     return asyncio.run(measure())
 
 
+def burst(count: int) -> tuple[int, int]:
+    """`count` checks at once on one loop with the shipped timeouts and pool: how many Redis
+    counted, and how many failed open."""
+    store = RedisStore()
+
+    async def measure() -> tuple[int, int]:
+        await mark_loop_long_lived()
+        outcomes = await asyncio.gather(
+            *(store.ahit("burst", LIMIT, WINDOW) for _ in range(count)), return_exceptions=True
+        )
+        counted = int(store.sync_client.zcard(store.key("burst")))
+        await store.clients.close_all()
+        store.clear()
+        return counted, sum(isinstance(outcome, Exception) for outcome in outcomes)
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ratelimit", description=__doc__)
     parser.add_argument("--checks", type=int, default=2000, help="checks timed for the CPU")
@@ -93,6 +111,11 @@ def main() -> None:
     parsed = urllib.parse.urlsplit(settings.REDIS_URL)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
 
+    counted, failed = burst(1000)
+    print(
+        f"1000 checks at once on one loop (REDIS_TIMEOUT={settings.REDIS_TIMEOUT:g} s, "
+        f"{settings.REDIS_MAX_CONNECTIONS} connections): {counted} counted, {failed} failed open"
+    )
     print(f"rate-limit check against Redis ({host}:{port}), {concurrent} at once on one loop:")
     direct = run(settings.REDIS_URL, args.checks, concurrent)
     with latency_proxy(host, port, args.latency_ms / 1000) as proxy_port:

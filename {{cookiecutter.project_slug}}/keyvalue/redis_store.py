@@ -12,13 +12,20 @@ answers. Sync code (say-sync's thread, WSGI, on_commit) uses one thread-safe syn
 Redis down or slow is not an outage: a call waits at most REDIS_TIMEOUT, then raises
 StoreUnavailable; after a failure, calls fail at once for REDIS_RETRY_INTERVAL seconds
 instead of each waiting the timeout out again.
+
+A burst is not a slow Redis. A loop's calls take turns on REDIS_MAX_CONNECTIONS connections
+(a semaphore per loop), and REDIS_TIMEOUT starts once a call has its connection: 1 000
+checks at once on one loop are all counted (bench/ratelimit.py), where a timeout that also
+covered the wait for a connection failed them open. The wait is bounded too
+(REDIS_QUEUE_TIMEOUT); past it the call fails open without marking Redis as failed.
 """
 
 import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import redis
@@ -50,7 +57,7 @@ def pool_options() -> dict[str, Any]:
     timeout = settings.REDIS_TIMEOUT
     return {
         "max_connections": settings.REDIS_MAX_CONNECTIONS,
-        "timeout": timeout,  # waiting for a free connection of the pool
+        "timeout": settings.REDIS_QUEUE_TIMEOUT,  # waiting for a free connection of the pool
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
     }
@@ -76,6 +83,9 @@ class RedisStore:
         )
         self.script = self.sync_client.register_script(SLIDING_LOG)
         self.failed_until = 0.0  # monotonic time before which calls fail at once
+        # Per event loop: its calls' turns on the loop's REDIS_MAX_CONNECTIONS connections.
+        self.turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self.turns = weakref.WeakKeyDictionary()
 
     def hit(self, key: str, limit: int, window: float) -> Hit:
         if _on_event_loop():
@@ -87,31 +97,27 @@ class RedisStore:
         return Hit(wait_ms == 0, wait_ms / 1000)
 
     async def ahit(self, key: str, limit: int, window: float) -> Hit:
-        with self.failures("counting"):
-            async with self.clients.for_request() as client, self.timeout():
-                keys, args = [self.key(key)], self.hit_args(limit, window)
-                try:
-                    wait_ms = await client.evalsha(self.script.sha, len(keys), *keys, *args)
-                except redis.exceptions.NoScriptError:  # a restarted Redis forgot it
-                    wait_ms = await client.eval(SLIDING_LOG, len(keys), *keys, *args)
+        async with self.call("counting") as client:
+            keys, args = [self.key(key)], self.hit_args(limit, window)
+            try:
+                wait_ms = await client.evalsha(self.script.sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:  # a restarted Redis forgot it
+                wait_ms = await client.eval(SLIDING_LOG, len(keys), *keys, *args)
         return Hit(wait_ms == 0, wait_ms / 1000)
 
     async def aget(self, key: str) -> bytes | None:
-        with self.failures("reading"):
-            async with self.clients.for_request() as client, self.timeout():
-                value = await client.get(self.key(key))
+        async with self.call("reading") as client:
+            value = await client.get(self.key(key))
         return value if isinstance(value, bytes) else None
 
     async def aset(self, key: str, value: bytes, ttl: float) -> None:
-        with self.failures("writing"):
-            async with self.clients.for_request() as client, self.timeout():
-                await client.set(self.key(key), value, px=max(1, int(ttl * 1000)))
+        async with self.call("writing") as client:
+            await client.set(self.key(key), value, px=max(1, int(ttl * 1000)))
 
     async def aping(self) -> None:
         self.failed_until = 0.0  # a probe always asks
-        with self.failures("pinging"):
-            async with self.clients.for_request() as client, self.timeout():
-                await client.ping()
+        async with self.call("pinging") as client:
+            await client.ping()
 
     def clear(self) -> None:
         self.failed_until = 0.0
@@ -126,15 +132,39 @@ class RedisStore:
     def hit_args(limit: int, window: float) -> list[int | str]:
         return [limit, max(1, int(window * 1000)), secrets.token_hex(8)]
 
-    def timeout(self) -> asyncio.Timeout:
-        # The sockets' timeouts bound each read; this bounds the whole call, pool wait included.
-        return asyncio.timeout(settings.REDIS_TIMEOUT)
+    @contextlib.asynccontextmanager
+    async def call(self, doing: str) -> AsyncIterator[redis.asyncio.Redis]:
+        """The loop's client for one call: its turn on a connection first (bounded by
+        REDIS_QUEUE_TIMEOUT, not a Redis failure), then REDIS_TIMEOUT for Redis itself."""
+        self.fail_fast_after_a_failure()
+        loop = asyncio.get_running_loop()
+        turns = self.turns.get(loop)
+        if turns is None:
+            turns = self.turns[loop] = asyncio.Semaphore(settings.REDIS_MAX_CONNECTIONS)
+        try:
+            async with asyncio.timeout(settings.REDIS_QUEUE_TIMEOUT):
+                await turns.acquire()
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"no Redis connection free within REDIS_QUEUE_TIMEOUT ({doing})"
+            ) from None
+        try:
+            with self.failures(doing):
+                # The sockets' timeouts bound each read; this bounds the whole call.
+                async with self.clients.for_request() as client:
+                    async with asyncio.timeout(settings.REDIS_TIMEOUT):
+                        yield client
+        finally:
+            turns.release()
+
+    def fail_fast_after_a_failure(self) -> None:
+        if time.monotonic() < self.failed_until:
+            raise StoreUnavailable(f"Redis failed less than {_retry_interval():g} s ago")
 
     @contextlib.contextmanager
     def failures(self, doing: str) -> Iterator[None]:
         """Redis's errors and timeouts as StoreUnavailable; after one, fail at once for a while."""
-        if time.monotonic() < self.failed_until:
-            raise StoreUnavailable(f"Redis failed less than {_retry_interval():g} s ago")
+        self.fail_fast_after_a_failure()
         try:
             yield
         except (redis.RedisError, OSError, TimeoutError) as error:

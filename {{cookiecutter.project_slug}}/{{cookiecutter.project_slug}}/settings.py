@@ -214,6 +214,9 @@ REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="{{ cookiecutter.project_
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
 REDIS_RETRY_INTERVAL = env.float("REDIS_RETRY_INTERVAL", default=1.0)
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=50)  # per process and loop
+# Seconds a call may wait for a free connection in a burst (not a Redis failure: the checks
+# take turns, and REDIS_TIMEOUT starts once a call has its connection).
+REDIS_QUEUE_TIMEOUT = env.float("REDIS_QUEUE_TIMEOUT", default=2.0)
 KEYVALUE_STORE = "keyvalue.redis_store.RedisStore"
 CACHES = {
     "default": {
