@@ -41,7 +41,9 @@ WRITE_ERRORS = {403: Message}
 
 
 class PageParams(Schema):
-    limit: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="Posts per page.")
+    limit: int = Field(
+        cache.CACHED_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Posts per page."
+    )
     offset: int = Field(0, ge=0, le=1_000_000, description="Posts to skip.")
     published: bool | None = Field(
         None, description="Only published (true) or drafts (false; yours, or all for staff)."
@@ -52,7 +54,8 @@ class PageParams(Schema):
 async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage | HttpResponse:
     """A page of the posts you may see, newest first."""
     viewer = request.auth  # type: ignore[attr-defined]
-    if viewer.is_authenticated or not settings.POST_LIST_CACHE_SECONDS:
+    key = cache.page_key(published=page.published, offset=page.offset, limit=page.limit)
+    if viewer.is_authenticated or key is None or not settings.POST_LIST_CACHE_SECONDS:
         return await read_page(viewer, page)
 
     async def render() -> bytes:
@@ -60,7 +63,6 @@ async def list_posts(request: HttpRequest, page: Query[PageParams]) -> PostPage 
         body: bytes = JSON.render(request, answer.model_dump(), response_status=200)  # as Ninja
         return body
 
-    key = cache.page_key(published=page.published, offset=page.offset, limit=page.limit)
     return HttpResponse(await cache.cached(key, render), content_type=JSON.media_type)
 
 

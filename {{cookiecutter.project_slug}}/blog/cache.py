@@ -19,7 +19,17 @@ from django.conf import settings
 from keyvalue import StoreUnavailable, get_store
 
 
-def page_key(*, published: bool | None, offset: int, limit: int) -> str:
+# Only these pages are kept: the first few at the default page size. Offsets and limits are
+# the caller's choice; a key per choice would let anonymous callers fill the store with
+# pages (and, sharing it, push the rate-limit counts out of an LRU).
+CACHED_PAGE_SIZE = 20
+CACHED_PAGES = 5
+
+
+def page_key(*, published: bool | None, offset: int, limit: int) -> str | None:
+    """The page's key in the store, or None for a page that is not kept."""
+    if limit != CACHED_PAGE_SIZE or offset % limit or offset >= CACHED_PAGES * limit:
+        return None
     return f"blog:posts:anonymous:{published}:{offset}:{limit}"
 
 

@@ -11,15 +11,19 @@ from django.core.cache.backends.locmem import LocMemCache
 
 from .base import Hit
 
-# Keys kept at most (a third are dropped past it): rate-limit logs of that many clients.
-MAX_ENTRIES = 10_000
+# Rate-limit logs kept at most (a third are dropped past it): that many clients at once.
+MAX_COUNTS = 10_000
+# Cached values kept at most, apart from the counts: however many values are cached, no
+# rate-limit count is pushed out to make room for them.
+MAX_CACHED = 1_000
 
 
 class LocalStore:
     name = "local"
 
     def __init__(self) -> None:
-        self.cache = LocMemCache("keyvalue", {"OPTIONS": {"MAX_ENTRIES": MAX_ENTRIES}})
+        self.counts = LocMemCache("keyvalue-counts", {"OPTIONS": {"MAX_ENTRIES": MAX_COUNTS}})
+        self.cache = LocMemCache("keyvalue-cache", {"OPTIONS": {"MAX_ENTRIES": MAX_CACHED}})
         # Sync operations (say-sync) count from many threads: read and write as one step.
         self.lock = threading.Lock()
 
@@ -32,11 +36,11 @@ class LocalStore:
     def _count(self, key: str, limit: int, window: float) -> Hit:
         with self.lock:
             now = time.time()
-            log: list[float] = [t for t in self.cache.get(key, []) if t > now - window]
+            log: list[float] = [t for t in self.counts.get(key, []) if t > now - window]
             if len(log) >= limit:
                 return Hit(False, log[0] + window - now)
             log.append(now)
-            self.cache.set(key, log, window)
+            self.counts.set(key, log, window)
             return Hit(True, 0.0)
 
     async def aget(self, key: str) -> bytes | None:
@@ -50,4 +54,5 @@ class LocalStore:
         return None
 
     def clear(self) -> None:
+        self.counts.clear()
         self.cache.clear()

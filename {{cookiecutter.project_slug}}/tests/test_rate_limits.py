@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
-from django.test import AsyncClient
+from django.test import AsyncClient, Client
 from ninja import NinjaAPI
 from ninja.operation import AsyncOperation
 
@@ -18,7 +18,7 @@ from ratelimit import limits
 from ratelimit.limits import FailOpenLog, parse_rate
 from ratelimit.operation import AsyncChecksOperation
 
-from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, api
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
 
 from .conftest import MakePost, WrittenLines, bearer
 
@@ -203,3 +203,52 @@ async def test_the_page_is_served_when_the_store_fails(monkeypatch: pytest.Monke
     await Post.objects.acreate(title="served", published=True)
 
     assert (await list_posts())[0] == 1
+
+
+async def test_only_the_first_pages_at_the_default_size_are_cached(
+    settings: LazySettings,
+) -> None:
+    """Anonymous callers choose offset and limit freely: a key per choice would let them fill
+    the store with pages. 60 distinct pages keep 5 at most."""
+    settings.POST_LIST_CACHE_SECONDS = 600  # none expires while the test runs
+    await Post.objects.acreate(title="a post", published=True)
+    pages = [(offset, limit) for offset in range(0, 200, 20) for limit in (20, 7, 100)]
+    pages += [(offset, 20) for offset in range(1, 11)] + [(1000 + n, 20) for n in range(20)]
+    for offset, limit in pages:
+        response = await AsyncClient().get("/api/blog/posts", {"offset": offset, "limit": limit})
+        assert response.status_code == 200
+
+    kept = []
+    for offset, limit in set(pages):
+        key = f"blog:posts:anonymous:None:{offset}:{limit}"
+        if await get_store().aget(key) is not None:
+            kept.append((offset, limit))
+
+    assert sorted(kept) == [(0, 20), (20, 20), (40, 20), (60, 20), (80, 20)]
+
+
+async def test_cached_values_never_push_a_rate_limit_count_out() -> None:
+    """The counts live where the cache's churn cannot evict them: a flood of cached values
+    (more than the local store keeps) leaves a spent limit spent."""
+    store = get_store()
+    for _ in range(2):
+        assert (await store.ahit("ratelimit:write:1", 2, 60)).allowed
+
+    # Past what the local store keeps; Redis evicts nothing unless told to (README).
+    flood = 12_000 if store.name == "local" else 1_000
+    for n in range(flood):
+        await store.aset(f"flood:{n}", b"x", 60)
+
+    assert not (await store.ahit("ratelimit:write:1", 2, 60)).allowed
+
+
+def test_say_sync_is_refused_past_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync operation's check (Ninja's allow_request, in the request's thread), on
+    whichever store the project was baked with."""
+    for throttle in SAY_SYNC_THROTTLES:
+        monkeypatch.setattr(throttle, "limit", 2)
+    client = Client()
+
+    statuses = [client.get("/api/say-sync").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
