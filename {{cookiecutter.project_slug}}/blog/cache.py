@@ -18,7 +18,6 @@ from django.conf import settings
 
 from keyvalue import StoreUnavailable, get_store
 
-
 # Only these pages are kept: the first few at the default page size. Offsets and limits are
 # the caller's choice; a key per choice would let anonymous callers fill the store with
 # pages (and, sharing it, push the rate-limit counts out of an LRU).

@@ -110,12 +110,12 @@ async def create_post(
 # sync_to_async -----------------------------------------------------------------------------
 
 
-async def get_post_in_thread(post_id: int) -> Post:
+async def get_post_in_thread(post_id: int, *, viewer: Viewer) -> Post:
     """The classic form, same result as get_post(): the sync ORM call runs in a thread.
 
     Prefer get_post(); this stays to show the form you will meet in older code.
     """
-    return await sync_to_async(Post.objects.select_related("author").get)(pk=post_id)
+    return await sync_to_async(_posts(viewer).get)(pk=post_id)
 
 
 async def list_published_in_thread(*, limit: int = 20) -> list[Post]:

@@ -10,6 +10,7 @@ and the log says so, with how many requests went unchecked.
 """
 
 import contextvars
+import ipaddress
 import logging
 import re
 import threading
@@ -117,10 +118,24 @@ class RateLimit(BaseThrottle):
 
 class ClientIPRateLimit(RateLimit):
     """Per client IP: REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies
-    only (never a client-sent X-Forwarded-For)."""
+    only (never a client-sent X-Forwarded-For). An IPv6 client is counted by its /64: one
+    host is usually given a whole /64, and could otherwise take a new address per request."""
 
     def identity(self, request: HttpRequest) -> str | None:
-        return request.META.get("REMOTE_ADDR") or "unknown"
+        return client_network(request.META.get("REMOTE_ADDR") or "")
+
+
+def client_network(address: str) -> str:
+    """ "203.0.113.7" as it is; "2001:db8:1:2::7" as "2001:db8:1:2::/64"."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class UserRateLimit(RateLimit):

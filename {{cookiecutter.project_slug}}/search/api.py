@@ -40,11 +40,15 @@ class SearchResults(Schema):
 
 
 def has_regular_expression(query: str) -> bool:
-    """An unescaped "/" starts a regular expression in query_string syntax."""
-    escaped = False
+    """An unescaped "/" starts a regular expression in query_string syntax, except inside a
+    quoted phrase ("either/or"), where it is a plain character."""
+    escaped = quoted = False
     for character in query:
-        if character == "/" and not escaped:
-            return True
+        if not escaped:
+            if character == '"':
+                quoted = not quoted
+            elif character == "/" and not quoted:
+                return True
         escaped = character == "\\" and not escaped
     return False
 

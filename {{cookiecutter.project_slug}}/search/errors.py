@@ -52,8 +52,11 @@ def add_error_handlers(api: NinjaAPI) -> None:
         return handler
 
     def bad_query(request: HttpRequest, exc: Any) -> HttpResponse:
-        reason = query_error_reason(exc)
-        return api.create_response(request, {"detail": f"Malformed query: {reason}"}, status=400)
+        # The engine's reason names its internals (parser classes, index names): logged,
+        # not answered.
+        logger.info("Search refused a query: %s", query_error_reason(exc))
+        detail = "Malformed query: check the query_string syntax (quotes, brackets, field:value)"
+        return api.create_response(request, {"detail": detail}, status=400)
 
     api.add_exception_handler(BadRequestError, bad_query)
     api.add_exception_handler(ConnectionTimeout, answer(504, "The search engine timed out"))

@@ -22,6 +22,8 @@ from {{ cookiecutter.project_slug }}.settings import *  # noqa: F403
 SECURE_SSL_REDIRECT = False
 # The docs' assets straight from the apps' static folders: no collectstatic before a run.
 SERVESTATIC_USE_FINDERS = True
+# Each readiness probe checks afresh (tests/test_health.py tests the reuse on its own).
+READY_CACHE_SECONDS = 0.0
 {%- if cookiecutter.cache == "redis" %}
 # Each run counts and caches under a prefix of its own in the shared Redis (REDIS_URL), and
 # each test starts with nothing under it (tests/conftest.py).

@@ -224,3 +224,19 @@ async def test_a_chunked_body_is_stopped_when_it_goes_over_the_limit() -> None:
 
     assert response.status_code == 413
     assert sent_chunks * 65536 < 1000 * 65536  # stopped early, not read to the end
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_admin_file_upload_over_the_api_limit_goes_through_to_its_own() -> None:
+    """DATA_UPLOAD_MAX_MEMORY_SIZE bounds a form's fields, not its files: the admin's uploads
+    get ADMIN_UPLOAD_MAX_BYTES, and past that they are refused too."""
+    upload = {"file": ("big.bin", b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 2))}
+    too_large = {"file": ("huge.bin", b"x" * (settings.ADMIN_UPLOAD_MAX_BYTES + 1))}
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        admin = await client.post("/admin/login/", files=upload)
+        refused = await client.post("/admin/login/", files=too_large)
+        api = await client.post("/api/blog/posts", files=upload)
+
+    assert admin.status_code == 403  # read, and refused for want of a CSRF token
+    assert (refused.status_code, api.status_code) == (413, 413)

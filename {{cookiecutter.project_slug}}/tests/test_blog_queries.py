@@ -66,7 +66,15 @@ async def test_native_and_thread_getters_agree() -> None:
     post = await Post.objects.acreate(title="same", published=True)
 
     found = await queries.get_post(post.pk, viewer=ANONYMOUS)
-    assert found == await queries.get_post_in_thread(post.pk) == post
+    assert found == await queries.get_post_in_thread(post.pk, viewer=ANONYMOUS) == post
+
+
+async def test_the_thread_getter_hides_a_draft_as_get_post_does(alice: User) -> None:
+    draft = await Post.objects.acreate(title="draft", author=alice)
+
+    with pytest.raises(Post.DoesNotExist):
+        await queries.get_post_in_thread(draft.pk, viewer=ANONYMOUS)
+    assert await queries.get_post_in_thread(draft.pk, viewer=alice) == draft
 
 
 async def test_missing_post_raises_does_not_exist() -> None:

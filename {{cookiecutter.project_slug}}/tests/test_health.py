@@ -122,3 +122,28 @@ def test_probes_answer_whatever_the_host_and_nothing_else_does(
     assert pod.get("/api/ready").status_code in (200, 503)  # answered, not refused
     assert pod.get("/api/say-sync").status_code == 400
     assert pod.get("/api/health/").status_code == 400  # only the probes' exact paths
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ready_runs_its_checks_at_most_once_per_cache_time(
+    monkeypatch: pytest.MonkeyPatch, settings: LazySettings
+) -> None:
+    """The probe is public and unthrottled: a flood of it runs the checks once per
+    READY_CACHE_SECONDS, and once that has passed, an outage shows."""
+    runs: list[int] = []
+    real_check = health.check_database
+
+    async def counted() -> None:
+        runs.append(1)
+        await real_check()
+
+    monkeypatch.setattr(health, "check_database", counted)
+    monkeypatch.setattr(health, "_last_answer", None)
+    settings.READY_CACHE_SECONDS = 60
+
+    statuses = await asyncio.gather(*(AsyncClient().get("/api/ready") for _ in range(20)))
+    settings.READY_CACHE_SECONDS = 0  # the time has passed
+    await AsyncClient().get("/api/ready")
+
+    assert len({response.content for response in statuses}) == 1  # one answer, shared
+    assert len(runs) == 2

@@ -252,3 +252,32 @@ def test_say_sync_is_refused_past_its_rate(monkeypatch: pytest.MonkeyPatch) -> N
     statuses = [client.get("/api/say-sync").status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2::7", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("", "unknown"),
+    ],
+)
+def test_ipv6_clients_are_counted_by_their_64(address: str, counted_as: str) -> None:
+    assert limits.client_network(address) == counted_as
+
+
+async def test_one_host_rotating_its_ipv6_addresses_shares_one_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for throttle in SAY_ASYNC_THROTTLES:
+        monkeypatch.setattr(throttle, "limit", 2)
+    addresses = [f"2001:db8:1:2::{n}" for n in range(1, 4)]
+
+    statuses = [
+        (await AsyncClient(REMOTE_ADDR=address).get("/api/say-async")).status_code
+        for address in addresses
+    ]
+
+    assert statuses == [200, 200, 429]

@@ -19,8 +19,8 @@ from bench.hotpath import http_scope
 
 from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
 from {{ cookiecutter.project_slug }}.asgi import application
-from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 from {{ cookiecutter.project_slug }}.runtime import request_log
+from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 
 from .conftest import WrittenLines
 
@@ -132,7 +132,8 @@ def lines_in_format(
 ) -> Iterator[WrittenLines]:
     """The lines the configured handler writes, in each of the two formats of LOGGING."""
     (handler,) = [h for h in logging.getLogger().handlers if isinstance(h, BatchedStreamHandler)]
-    config = dict(settings.LOGGING["formatters"][request.param])
+    formatters: dict[str, dict[str, Any]] = settings.LOGGING["formatters"]  # type: ignore[assignment]
+    config = dict(formatters[request.param])
     factory = import_string(config.pop("()"))
     previous = handler.formatter
     handler.setFormatter(factory(config.get("format")))

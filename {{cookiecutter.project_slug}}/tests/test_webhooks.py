@@ -21,6 +21,7 @@ from django.conf import LazySettings
 from django.core.management import call_command
 from django.test import AsyncClient
 from django.utils import timezone
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from accounts.models import User
 from blog.models import Post
@@ -28,8 +29,6 @@ from outbox.models import Message
 from outbox.worker import Worker, start_worker, stop_worker
 from webhooks.delivery import TOPIC
 from webhooks.models import StoppedReceiver
-from standardwebhooks import Webhook, WebhookVerificationError
-
 from webhooks.signing import signed_headers
 
 from .conftest import bearer, wait_until

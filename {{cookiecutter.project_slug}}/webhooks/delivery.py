@@ -135,7 +135,9 @@ async def deliver(messages: list[Message]) -> Failures:
         url = message.payload.get("url", "")
         if url not in configured:
             logger.warning(
-                "Webhook %s to %s failed: the URL is no longer in WEBHOOK_URLS", message.key, shown(url)
+                "Webhook %s to %s failed: the URL is no longer in WEBHOOK_URLS",
+                message.key,
+                shown(url),
             )
             return GiveUp("its URL is no longer in WEBHOOK_URLS: not sent")
         if url in stopped:

@@ -40,7 +40,11 @@ gc.collect()
 gc.freeze()
 
 application = Lifespan(
-    BodyLimit(django_application, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+    BodyLimit(
+        django_application,
+        max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        larger={"/admin/": settings.ADMIN_UPLOAD_MAX_BYTES},
+    ),
     on_startup=[mark_loop_long_lived, *app_hooks("startup")],
     on_shutdown=[*app_hooks("shutdown"), close_every_client, flush_logs],
 )

@@ -97,9 +97,27 @@ async def health(request: HttpRequest) -> Health:
     return Health(status="ok")
 
 
+# The last readiness answer and when it was made (loop time): public and unthrottled, the
+# probe costs queries and an engine call, so it runs at most once per READY_CACHE_SECONDS
+# per process, and probes that come meanwhile share that answer (an outage shows at most
+# that much later).
+_last_answer: tuple[float, Status[Readiness]] | None = None
+_checking = asyncio.Lock()
+
+
 @router.get("/ready", response={200: Readiness, 503: Readiness})
 async def ready(request: HttpRequest) -> Status[Readiness]:
-    """Readiness: every required dependency answered within READY_CHECK_TIMEOUT seconds."""
+    """Readiness: every required dependency answered within READY_CHECK_TIMEOUT seconds
+    (checked at most once per READY_CACHE_SECONDS)."""
+    global _last_answer
+    async with _checking:
+        now = asyncio.get_running_loop().time()
+        if _last_answer is None or now - _last_answer[0] >= settings.READY_CACHE_SECONDS:
+            _last_answer = (now, await check_readiness())
+        return _last_answer[1]
+
+
+async def check_readiness() -> Status[Readiness]:
     checks = ready_checks()
     results = await asyncio.gather(*(run_check(check) for check in checks.values()))
     outcome = dict(zip(checks, results, strict=True))

@@ -330,8 +330,12 @@ NINJA_NUM_PROXIES = 0
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
 # Bytes a request body may have; past it, 413 before the body is read (runtime/body_limit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
-# Seconds each dependency gets to answer GET /api/ready.
+# The admin's bound instead, for its file uploads (Django spools files to disk).
+ADMIN_UPLOAD_MAX_BYTES = env.int("ADMIN_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# Seconds each dependency gets to answer GET /api/ready, and seconds an answer is reused
+# (the probe is public: at most one run of its checks per process in that time).
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
+READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=1.0)
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
 # Seconds between keep-alive comments of /api/say-stream while it waits (proxies close a

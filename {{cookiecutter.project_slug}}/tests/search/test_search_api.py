@@ -83,6 +83,27 @@ async def test_malformed_or_expensive_query_is_a_400(index_posts: IndexPosts, qu
     assert response.json()["detail"].startswith("Malformed query: ")
 
 
+async def test_a_malformed_query_is_not_answered_with_the_engines_reason(
+    index_posts: IndexPosts,
+) -> None:
+    await index_posts(("anything", True))
+
+    response = await search(q="title:(unclosed")
+
+    assert response.status_code == 400
+    assert "unclosed" not in response.json()["detail"]
+    assert "parse" not in response.json()["detail"].lower()
+
+
+async def test_a_slash_in_a_quoted_phrase_is_a_plain_character(index_posts: IndexPosts) -> None:
+    await index_posts(("either/or", True), ("neither", True))
+
+    response = await search(q='"either/or"')
+
+    assert response.status_code == 200
+    assert [hit["title"] for hit in response.json()["hits"]] == ["either/or"]
+
+
 async def test_an_escaped_slash_is_a_plain_character(index_posts: IndexPosts) -> None:
     await index_posts(("either/or", True))
 
