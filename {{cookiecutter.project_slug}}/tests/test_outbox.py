@@ -235,6 +235,7 @@ def test_failed_messages_are_purged_after_their_keep_time(echo: Echo) -> None:
 
     assert store.purge(store.FAILED, timedelta(days=30)) == 1
     assert states() == {"new": "failed"}
+    assert store.purge(store.FAILED, timedelta(0)) == 1  # it has its end time too
 
 
 def test_an_idle_worker_looks_without_taking_the_write_lock(echo: Echo) -> None:
