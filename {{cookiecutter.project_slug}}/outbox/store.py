@@ -65,11 +65,11 @@ def _anything_to_claim(topics: Collection[str], now: datetime) -> bool:
     return due.exists()
 
 
-def claim(*, topics: Collection[str], limit: int, lease: float) -> Claim:
+def claim(*, topics: Collection[str], limit: int, lease: float, token: str = "") -> Claim:
     """Lease every pending message of the keys of the `limit` oldest due messages whose
-    keys nobody holds."""
+    keys nobody holds, under `token` (a worker's own, or a new one)."""
     now = timezone.now()
-    token = uuid.uuid4().hex
+    token = token or uuid.uuid4().hex
     if not _anything_to_claim(topics, now):
         return Claim(token, [])
     with transaction.atomic():
@@ -138,9 +138,9 @@ def finish(claim: Claim, failures: Failures) -> None:
                 )
 
 
-def release(claim: Claim) -> None:
+def release(token: str) -> None:
     """Give back what a stopping worker still holds, for another worker to take at once."""
-    Message.objects.filter(lease_token=claim.token, state=PENDING).update(
+    Message.objects.filter(lease_token=token, state=PENDING).update(
         lease_until=None, lease_token=""
     )
 

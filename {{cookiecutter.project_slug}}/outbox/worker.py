@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -74,7 +75,10 @@ class Worker:
         self.batch_size: int = settings.OUTBOX_BATCH_SIZE
         self.lease: float = settings.OUTBOX_LEASE
         self.poll_interval: float = settings.OUTBOX_POLL_INTERVAL
-        self._claim: store.Claim | None = None
+        # The worker's rounds follow one another, so one lease token serves them all, and a
+        # stopping worker hands back what it holds by it: even a claim it was stopped while
+        # waiting for (the claim commits in the worker's thread; the release runs after it).
+        self.token = uuid.uuid4().hex
         self._last_purge = 0.0
 
     async def run_once(self) -> int:
@@ -83,13 +87,11 @@ class Worker:
         holds it may be stuck, and the close would wait behind it)."""
         claimed_at = asyncio.get_running_loop().time()  # the lease runs from before the claim
         claim = await sync_to_async(store.claim)(
-            topics=list(handlers), limit=self.batch_size, lease=self.lease
+            topics=list(handlers), limit=self.batch_size, lease=self.lease, token=self.token
         )
         if claim.messages:
-            self._claim = claim
             failures = await self._handle(claim.messages, claimed_at)
             await sync_to_async(store.finish)(claim, failures)
-            self._claim = None
         await sync_to_async(_close_connection)()
         return len(claim.messages)
 
@@ -141,10 +143,10 @@ class Worker:
                 try:
                     await self._loop(event)
                 finally:
-                    if self._claim is not None:  # stopped mid-round: hand back what it held
-                        with contextlib.suppress(Exception):
-                            release = sync_to_async(store.release)(self._claim)
-                            await asyncio.wait_for(release, STOP_TIMEOUT)
+                    # Stopped, maybe mid-round: hand back whatever it holds.
+                    with contextlib.suppress(Exception):
+                        release = sync_to_async(store.release)(self.token)
+                        await asyncio.wait_for(release, STOP_TIMEOUT)
         finally:
             wakeup.forget()
             thread.shutdown()

@@ -180,11 +180,15 @@ async def test_a_slow_receiver_gets_every_delivery_once(
 ) -> None:
     """Each delivery has its own time and outcome, and a round starts no delivery that could
     outlast it: the ones answered are never sent again, and the rest go in later rounds."""
-    receiver.delay = 1.0
-    settings.WEBHOOK_CONCURRENCY = 10
-    settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_READ_TIMEOUT = 1.0, 2.0
-    settings.OUTBOX_LEASE = 8.0  # a round may start deliveries for 4 s: about 40 of them
-    for n in range(60):
+    # 80 deliveries of 0.5 s, 5 at once: 8 s of work, more than the 7.5 s a round of a 10 s
+    # lease may take (half the lease once failed, and resent, the whole batch). A call may
+    # take 4 s (8 times what it needs), so a round starts deliveries for its first second
+    # only: 10 or so per round.
+    receiver.delay = 0.5
+    settings.WEBHOOK_CONCURRENCY = 5
+    settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_READ_TIMEOUT = 1.0, 3.0
+    settings.OUTBOX_LEASE = 10.0
+    for n in range(80):
         await Post.objects.acreate(title=f"news {n}", author=alice, published=True)
 
     started = time.monotonic()
@@ -192,10 +196,10 @@ async def test_a_slow_receiver_gets_every_delivery_once(
     took = time.monotonic() - started
 
     ids = [received.headers["webhook-id"] for received in receiver.received]
-    assert len(ids) == 60
-    assert len(set(ids)) == 60  # none twice
-    assert [m.state for m in await deliveries()] == ["done"] * 60
-    assert took < 60 * 1.0  # concurrent: 6 s of receiver time at 10 at once, not 60
+    assert len(ids) == 80
+    assert len(set(ids)) == 80  # none twice
+    assert [m.state for m in await deliveries()] == ["done"] * 80
+    assert took < 80 * 0.5  # concurrent: 8 s of receiver time at 5 at once, not 40
 
 
 async def test_a_delivery_that_raises_touches_no_other(receiver: Receiver, alice: User) -> None:
@@ -366,12 +370,26 @@ async def test_the_secret_and_the_token_stay_out_of_the_log(
     ],
 )
 def test_bad_webhook_settings_stop_the_start(urls: str, secret: str, message: str) -> None:
+    result = check_with({"WEBHOOK_URLS": urls, "WEBHOOK_SECRET": secret})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "ftp://" not in result.stderr  # the entry itself may hold a token: not echoed
+
+
+def test_a_delivery_that_could_outlast_a_round_stops_the_start() -> None:
+    result = check_with({"WEBHOOK_READ_TIMEOUT": "30", "OUTBOX_LEASE": "60"})
+
+    assert result.returncode != 0
+    assert "must be under half of OUTBOX_LEASE" in result.stderr
+
+
+def check_with(settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "{{ cookiecutter.project_slug }}.settings",
         "SECRET_KEY": "x" * 50,
-        "WEBHOOK_URLS": urls,
-        "WEBHOOK_SECRET": secret,
+        **settings,
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -381,7 +399,4 @@ def test_bad_webhook_settings_stop_the_start(urls: str, secret: str, message: st
         text=True,
         check=False,
     )
-
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "ftp://" not in result.stderr  # the entry itself may hold a token: not echoed
+    return result

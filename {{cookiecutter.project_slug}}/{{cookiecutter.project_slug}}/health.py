@@ -11,6 +11,7 @@ make the process unready, since serving does not depend on it.
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
@@ -97,24 +98,34 @@ async def health(request: HttpRequest) -> Health:
     return Health(status="ok")
 
 
-# The last readiness answer and when it was made (loop time): public and unthrottled, the
-# probe costs queries and an engine call, so it runs at most once per READY_CACHE_SECONDS
-# per process, and probes that come meanwhile share that answer (an outage shows at most
-# that much later).
-_last_answer: tuple[float, Status[Readiness]] | None = None
-_checking = asyncio.Lock()
+# Public and unthrottled, the probe costs queries and an engine call: its checks run at most
+# once per READY_CACHE_SECONDS per process. Probes that come while they run share that run,
+# and those within READY_CACHE_SECONDS of its end its answer (an outage shows that late).
+_last_answer: tuple[float, Status[Readiness]] | None = None  # when it was made, and it
+_running: asyncio.Future[Status[Readiness]] | None = None
 
 
 @router.get("/ready", response={200: Readiness, 503: Readiness})
 async def ready(request: HttpRequest) -> Status[Readiness]:
     """Readiness: every required dependency answered within READY_CHECK_TIMEOUT seconds
     (checked at most once per READY_CACHE_SECONDS)."""
-    global _last_answer
-    async with _checking:
-        now = asyncio.get_running_loop().time()
-        if _last_answer is None or now - _last_answer[0] >= settings.READY_CACHE_SECONDS:
-            _last_answer = (now, await check_readiness())
+    global _running
+    if _last_answer and time.monotonic() - _last_answer[0] < settings.READY_CACHE_SECONDS:
         return _last_answer[1]
+    if _running is None or _running.get_loop() is not asyncio.get_running_loop():
+        _running = asyncio.ensure_future(check_and_keep())
+    # Shielded: a probe whose client goes away does not stop the run the others wait for.
+    return await asyncio.shield(_running)
+
+
+async def check_and_keep() -> Status[Readiness]:
+    global _last_answer, _running
+    try:
+        answer = await check_readiness()
+        _last_answer = (time.monotonic(), answer)
+        return answer
+    finally:
+        _running = None
 
 
 async def check_readiness() -> Status[Readiness]:

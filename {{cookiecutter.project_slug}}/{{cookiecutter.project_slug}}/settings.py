@@ -384,6 +384,11 @@ if WEBHOOK_URLS:
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=10)
+if WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT >= OUTBOX_LEASE / 2:
+    # A worker's round starts a delivery only if it can end within half the lease.
+    raise ImproperlyConfigured(
+        "WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT must be under half of OUTBOX_LEASE"
+    )
 WEBHOOK_MAX_AGE = env.float("WEBHOOK_MAX_AGE", default=24 * 3600.0)
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 
