@@ -869,8 +869,8 @@ GUARDS = [
         "ready-reused",
         "/api/ready runs its checks at most once per READY_CACHE_SECONDS",
         "{slug}/health.py",
-        "    if _last_answer and time.monotonic() - _last_answer[0] < settings.READY_CACHE_SECONDS:",
-        "    if False:",
+        "if _last_answer and time.monotonic() - _last_answer[0] < settings.READY_CACHE_SECONDS:",
+        "if False:",
         ("tests/test_health.py::test_ready_runs_its_checks_at_most_once_per_cache_time",),
     ),
     Guard(
