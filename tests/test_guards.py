@@ -803,8 +803,8 @@ GUARDS = [
         "thread-goes-back-clean",
         "a reused request thread never inherits a dirty connection",
         "{slug}/runtime/handler.py",
-        "        executor.submit(close_dirty_connections)\n",
-        "",
+        "executor.submit(close_dirty_connections)",
+        "pass",
         (f"{HANDLER}::test_a_reused_thread_never_inherits_a_dirty_connection",),
     ),
     Guard(
