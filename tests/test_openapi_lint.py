@@ -26,34 +26,21 @@ def schema(project: BakedProject, tmp_path: Path) -> Path:
     return document
 
 
-def lint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+def lint(linter: str, schema: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [str(LINTERS / linter), "lint", schema.name, *options]
+    return subprocess.run(
+        command, cwd=schema.parent, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_redocly_recommended_finds_nothing(schema: Path) -> None:
-    result = lint(
-        str(LINTERS / "redocly"),
-        "lint",
-        schema.name,
-        "--config",
-        "redocly.yaml",
-        "--format",
-        "json",
-        cwd=schema.parent,
-    )
+    result = lint("redocly", schema, "--config", "redocly.yaml", "--format", "json")
 
     totals = json.loads(result.stdout)["totals"]
     assert (totals["errors"], totals["warnings"]) == (0, 0), result.stdout[-4000:]
 
 
 def test_spectral_oas_finds_nothing(schema: Path) -> None:
-    result = lint(
-        str(LINTERS / "spectral"),
-        "lint",
-        schema.name,
-        "--fail-severity",
-        "warn",
-        cwd=schema.parent,
-    )
+    result = lint("spectral", schema, "--fail-severity", "warn")
 
     assert result.returncode == 0, result.stdout[-4000:]
