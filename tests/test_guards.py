@@ -534,7 +534,7 @@ GUARDS = [
         "outbox-hand-back-on-stop",
         "a stopping worker hands back what it holds",
         "outbox/worker.py",
-        "release = sync_to_async(store.release)(self._claim)",
+        "release = sync_to_async(store.release)(self.token)",
         "release = asyncio.sleep(0)",
         (f"{OUTBOX}::test_a_stopped_worker_hands_back_its_work_for_the_next_one",),
     ),
