@@ -808,6 +808,14 @@ GUARDS = [
         (f"{HANDLER}::test_a_reused_thread_never_inherits_a_dirty_connection",),
     ),
     Guard(
+        "thread-goes-back-clean-after-an-answer",
+        "a request that answered leaves its thread's connections clean too",
+        "{slug}/runtime/handler.py",
+        "fn = functools.partial(_close_then_clean, fn)",
+        "pass",
+        (f"{HANDLER}::test_a_reused_thread_never_inherits_a_dirty_connection",),
+    ),
+    Guard(
         "token-use-noted-aside",
         "noting a token's use never holds up (or fails) a read",
         "accounts/tokens.py",

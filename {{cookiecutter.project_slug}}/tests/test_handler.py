@@ -173,9 +173,11 @@ async def test_a_receiver_added_to_request_finished_runs_and_the_fast_path_steps
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_reused_thread_never_inherits_a_dirty_connection() -> None:
-    """A request that failed with a transaction open (request_finished never came): the next
-    request on the same thread writes in autocommit, and its write is committed."""
+@pytest.mark.parametrize("response_closed", [False, True], ids=["failed", "answered"])
+async def test_a_reused_thread_never_inherits_a_dirty_connection(response_closed: bool) -> None:
+    """A request that left a transaction open, whether it failed (its response never closed,
+    request_finished never came) or answered: the next request on the same thread writes in
+    autocommit, and its write is committed."""
     pool = ThreadPool(kept=1)
 
     def fail_inside_a_transaction() -> int:
@@ -191,6 +193,9 @@ async def test_a_reused_thread_never_inherits_a_dirty_connection() -> None:
     failed = RequestExecutor(pool)
     async with ThreadSensitiveContext(executor=failed):
         first_thread = await sync_to_async(fail_inside_a_transaction)()
+        if response_closed:
+            failed.response_sent = True
+            await sync_to_async(HttpResponse().close)()  # as Django closes a response
     failed.release()
     await wait_until(lambda: asyncio.sleep(0, bool(pool._idle)))  # cleaned, then given back
     writer = RequestExecutor(pool)
