@@ -17,8 +17,9 @@ starts per request, even for an async view that never touches sync code. Here:
   send raised, a view that left a transaction open) skips request_finished; its thread's
   dirty connections are closed there (which rolls them back) before the next request's
   first call, queued behind it on that one thread. A request that ended normally has that
-  done right after its response is closed, in the same call: no call more (a database read
-  cost the same CPU before and after, 1264-1279 us against 1281-1301 us here). Not as a
+  done right after its response is closed, in the same call: no call more (a database read,
+  bench/hotpath.py --read anonymous, three runs each: 1254-1319 us, 1238-1268 us without
+  the check; within the spread of runs on a shared machine). Not as a
   request_finished receiver: Django's test client sends that signal in the test's own
   thread, inside the test's transaction.
 - The pool keeps ASGI_THREADS_KEPT idle threads. Past that many requests running sync
