@@ -66,6 +66,9 @@ async def user_for_token(token: str) -> AbstractBaseUser | None:
     return found.user
 
 
+# Tries of that write (a database that refuses a held lock at once, as SQLite's in-memory
+# one does, may take it a moment later).
+NOTE_ATTEMPTS = 3
 # The bookkeeping writes in flight (a task the loop holds only weakly would be collected).
 _noting: set[asyncio.Task[None]] = set()
 
@@ -80,10 +83,15 @@ def note_use(pk: int, when: datetime) -> None:
 
 
 async def _write_last_used(pk: int, when: datetime) -> None:
-    try:
-        await sync_to_async(_update_last_used, thread_sensitive=False)(pk, when)
-    except Exception as error:
-        logger.info("Could not note a token's last use (%s): skipped", type(error).__name__)
+    for attempt in range(NOTE_ATTEMPTS):
+        try:
+            await sync_to_async(_update_last_used, thread_sensitive=False)(pk, when)
+            return
+        except Exception as error:
+            if attempt + 1 == NOTE_ATTEMPTS:
+                logger.info("Could not note a token's last use (%s): skipped", type(error).__name__)
+            else:
+                await asyncio.sleep(0.2 * (attempt + 1))  # a lock held a moment: again
 
 
 def _update_last_used(pk: int, when: datetime) -> None:

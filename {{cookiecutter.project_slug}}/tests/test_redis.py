@@ -138,8 +138,10 @@ def test_a_slow_redis_holds_up_no_other_request(tmp_path: Path) -> None:
     delayed = [ended for _, ended in results[:50]]
     assert {status for status, _ in results} == {200}
     assert "failed open" not in log
-    assert max(delayed) - min(delayed) < 1.0  # together, not one after the other
-    assert max(ended for _, ended in results) < 3.0
+    # Together, not one after the other: checks taking turns on the loop would spread them
+    # over 250 round trips of 0.1 s (25 s). Bounds with room for a loaded machine.
+    assert max(delayed) - min(delayed) < 5.0
+    assert max(ended for _, ended in results) < 10.0
 
 
 def test_with_redis_down_the_api_answers_and_the_log_says_why(

@@ -60,15 +60,22 @@ def close_dirty_connections() -> None:
     and close those left in a transaction, out of autocommit or broken. Only the flags Django
     keeps are read: a clean connection costs no query."""
     for connection in connections.all(initialized_only=True):
-        if connection.connection is None:
+        # Closed inside an atomic block (request_finished's close_old_connections does that),
+        # Django keeps the block "closed in a transaction" until it exits, which an
+        # abandoned one never does: the next use would refuse to connect.
+        dirty = connection.in_atomic_block or connection.closed_in_transaction
+        if connection.connection is not None:
+            broken = connection.errors_occurred and not connection.is_usable()
+            dirty = dirty or not connection.autocommit or broken
+        if not dirty:
             continue
-        broken = connection.errors_occurred and not connection.is_usable()
-        if not (connection.in_atomic_block or not connection.autocommit or broken):
+        # Leave the abandoned block by hand, as connect() would.
+        connection.in_atomic_block = connection.closed_in_transaction = False
+        connection.savepoint_ids = []
+        if connection.connection is None:
+            connection.needs_rollback = False
             continue
         try:
-            # An abandoned atomic block never exits: leave it by hand, as connect() would.
-            connection.in_atomic_block = False
-            connection.savepoint_ids = []
             connection.rollback()
             connection.set_autocommit(True)
             connection.close()  # the next use connects afresh (SQLite's in-memory: kept)
