@@ -170,7 +170,8 @@ def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nobody"], "No user 'nobody'"),
+        (["nobody"], "No user 'nobody': add --new-user"),
+        (["alice", "--new-user"], "exists already"),
         (["alice", "--expires-in-days", "0"], "at least 1"),
         (["alice", "--name", "x" * 101], "at most 100"),
     ],
@@ -178,6 +179,16 @@ def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -
 def test_create_api_token_rejects_bad_input(alice: User, args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         call_command("create_api_token", *args, stdout=StringIO(), stderr=StringIO())
+
+
+def test_create_api_token_makes_a_normal_user_for_a_new_client(db: None) -> None:
+    out = StringIO()
+
+    call_command("create_api_token", "ci-bot", "--new-user", stdout=out, stderr=StringIO())
+
+    user = User.objects.get(username="ci-bot")
+    assert (user.is_staff, user.is_superuser, user.has_usable_password()) == (False, False, False)
+    assert ApiToken.objects.get(user=user).prefix == out.getvalue().splitlines()[-1][:PREFIX_LENGTH]
 
 
 async def test_the_admin_revokes_tokens(alice: User, staff: User) -> None:

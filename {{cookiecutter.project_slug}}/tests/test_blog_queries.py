@@ -13,6 +13,8 @@ from accounts.models import User
 from blog import queries
 from blog.models import Post
 
+from .conftest import MakeUser
+
 ANONYMOUS = AnonymousUser()
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,6 +146,32 @@ def test_seed_posts_creates_the_count_asked(db: None) -> None:
 
     assert Post.objects.count() == 25
     assert 0 < Post.objects.filter(published=True).count() < 25
+
+
+def test_seed_posts_gives_every_post_an_author_who_may_edit_it(db: None) -> None:
+    call_command("seed_posts", "--count", "5")
+
+    author = User.objects.get(username="demo-author")
+    assert not author.has_usable_password()
+    assert set(Post.objects.values_list("author", flat=True)) == {author.pk}
+
+
+def test_seed_posts_prefers_the_named_author_then_the_first_superuser(
+    make_user: MakeUser, alice: User
+) -> None:
+    admin = User.objects.create_superuser("admin")
+
+    call_command("seed_posts", "--count", "2")
+    call_command("seed_posts", "--count", "3", "--author", "alice")
+
+    assert Post.objects.filter(author=admin).count() == 2
+    assert Post.objects.filter(author=alice).count() == 3
+    assert not User.objects.filter(username="demo-author").exists()
+
+
+def test_seed_posts_names_a_missing_author(db: None) -> None:
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        call_command("seed_posts", "--author", "nobody")
 
 
 def test_seed_posts_rejects_a_count_below_one(db: None) -> None:

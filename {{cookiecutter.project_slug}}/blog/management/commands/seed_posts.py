@@ -1,8 +1,15 @@
-"""`manage.py seed_posts --count 100`: sample posts for the demo and for load tests."""
+"""`manage.py seed_posts --count 100 [--author NAME]`: sample posts for the demo and load tests.
+
+Every post has an author, so someone other than staff can edit it: the user named by
+`--author`, else the first superuser, else a user `demo-author` made for the purpose (no
+password: `create_api_token demo-author` gives it a token).
+"""
 
 import random
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from blog.models import Post
@@ -12,6 +19,28 @@ WORDS = [
     *("index", "search", "worker", "request", "response", "latency", "elastic", "postgres"),
     *("pool", "connection", "schema", "router", "uvicorn", "lifespan"),
 ]
+DEMO_AUTHOR = "demo-author"
+
+
+def seed_author(username: str | None) -> AbstractBaseUser:
+    """The named user, else the first superuser, else the demo author (made if missing)."""
+    users = get_user_model()._default_manager
+    if username is not None:
+        try:
+            return users.get_by_natural_key(username)
+        except users.model.DoesNotExist:
+            raise CommandError(
+                f"No user {username!r}: leave out --author to use the first superuser "
+                f"(or {DEMO_AUTHOR!r}, made for the purpose)"
+            ) from None
+    superuser = users.filter(is_superuser=True).order_by("pk").first()
+    if superuser is not None:
+        return superuser
+    author, created = users.get_or_create(**{users.model.USERNAME_FIELD: DEMO_AUTHOR})
+    if created:
+        author.set_unusable_password()
+        author.save(update_fields=["password"])
+    return author
 
 
 class Command(BaseCommand):
@@ -20,18 +49,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=100, help="How many posts (default 100).")
         parser.add_argument("--seed", type=int, default=0, help="Random seed, for repeatable text.")
+        parser.add_argument(
+            "--author",
+            help=f"Username of the posts' author (default: the first superuser, else {DEMO_AUTHOR}).",
+        )
 
-    def handle(self, *args: Any, count: int, seed: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, count: int, seed: int, author: str | None, **options: Any
+    ) -> None:
         if count < 1:
             raise CommandError("--count must be at least 1")
+        user = seed_author(author)
         rng = random.Random(seed)
         posts = [
             Post(
                 title=" ".join(rng.choices(WORDS, k=4)).capitalize(),
                 body=" ".join(rng.choices(WORDS, k=60)),
                 published=rng.random() < 2 / 3,
+                author=user,
             )
             for _ in range(count)
         ]
         Post.objects.bulk_create(posts, batch_size=1000)
-        self.stdout.write(self.style.SUCCESS(f"Created {count} posts."))
+        self.stdout.write(self.style.SUCCESS(f"Created {count} posts by {user.get_username()}."))
