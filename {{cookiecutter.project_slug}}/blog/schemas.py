@@ -5,10 +5,12 @@ from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import AfterValidator, BeforeValidator, StrictBool, StringConstraints, model_validator
 
+from {{ cookiecutter.project_slug }}.errors import explained_pattern
+
 from .models import Post
 
 # PostgreSQL text cannot hold NUL: refused here (422) rather than by the database (500).
-NO_NUL = r"^[^\x00]*$"
+NO_NUL = explained_pattern(r"^[^\x00]*$", "have no NUL characters")
 # A title is checked as sent, against the schema's bounds and pattern, then stripped of
 # surrounding whitespace. The pattern asks for one character that is neither whitespace nor
 # a control character, so what is left is never empty: what the schema allows, the API
@@ -17,7 +19,14 @@ NO_NUL = r"^[^\x00]*$"
 SHOWN = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 Title = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, pattern=f"^[^\\x00]*{SHOWN}[^\\x00]*$"),
+    StringConstraints(
+        min_length=1,
+        max_length=200,
+        pattern=explained_pattern(
+            f"^[^\\x00]*{SHOWN}[^\\x00]*$",
+            "have a character other than spaces and control characters, and no NUL",
+        ),
+    ),
     AfterValidator(str.strip),
 ]
 Body = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]

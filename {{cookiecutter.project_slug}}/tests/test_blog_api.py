@@ -184,8 +184,52 @@ async def test_an_unparseable_body_is_a_json_400(client: AsyncClient, alice: Use
     )
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "Cannot parse request body"}
+    assert response.json()["detail"].startswith("The body is not valid JSON: ")
     assert await Post.objects.acount() == 0
+
+
+async def test_a_form_body_is_told_that_json_is_expected(client: AsyncClient, alice: User) -> None:
+    response = await client.post("/api/blog/posts", {"title": "x"}, headers=await bearer(alice))
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The body must be JSON, sent as Content-Type: application/json "
+        "(not multipart/form-data)"
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            {"title": "   "},
+            "String should have a character other than spaces and control characters, and no NUL",
+        ),
+        ({"title": "ok", "body": "a\x00b"}, "String should have no NUL characters"),
+        ({"body": "no title"}, "Field required"),
+    ],
+)
+async def test_a_bad_field_is_named_as_the_client_sent_it_in_plain_words(
+    client: AsyncClient, alice: User, payload: dict[str, str], message: str
+) -> None:
+    response = await client.post(
+        "/api/blog/posts", payload, content_type="application/json", headers=await bearer(alice)
+    )
+
+    assert response.status_code == 422
+    [issue] = response.json()["detail"]
+    field = "body" if "body" in payload and "title" in payload else "title"
+    assert (issue["loc"], issue["msg"]) == (["body", field], message)
+
+
+async def test_an_id_that_is_not_a_number_is_a_404_like_a_missing_post(
+    client: AsyncClient,
+) -> None:
+    for path in ("/api/blog/posts/abc", "/api/blog/posts/999999"):
+        response = await client.get(path)
+
+        assert response.status_code == 404, path
+        assert response.json()["detail"], path
 
 
 async def test_edit_changes_only_the_fields_sent(client: AsyncClient, alice: User) -> None:

@@ -15,7 +15,10 @@ def test_unknown_api_path_is_a_json_404(settings: LazySettings, debug: bool) -> 
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {
+        "detail": "Not Found: no operation has this path "
+        "(ids in paths are whole numbers; see /api/docs)"
+    }
 
 
 async def test_wrong_method_is_a_json_405_with_allow() -> None:
@@ -23,8 +26,10 @@ async def test_wrong_method_is_a_json_405_with_allow() -> None:
 
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Method Not Allowed"}
     assert set(response["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert response.json() == {
+        "detail": f"Method Not Allowed: this path answers {response['Allow']}"
+    }
 
 
 def test_a_host_not_allowed_is_a_json_400(settings: LazySettings) -> None:
@@ -33,7 +38,9 @@ def test_a_host_not_allowed_is_a_json_400(settings: LazySettings) -> None:
     response = Client(HTTP_HOST="evil.example.net").get("/api/say-sync")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "Bad Request"}
+    assert response.json() == {
+        "detail": "Bad Request: the Host header names no host this server serves (ALLOWED_HOSTS)"
+    }
 
 
 def test_pages_outside_the_api_keep_their_html() -> None:

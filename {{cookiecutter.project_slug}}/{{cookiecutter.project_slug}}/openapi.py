@@ -24,7 +24,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 from pydantic import BaseModel
 
-from .errors import Message, ValidationErrors
+from .errors import ClearErrorsAPI, Message, ValidationErrors
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -102,7 +102,7 @@ def referenced_schemas(document: dict[str, Any]) -> set[str]:
     return {name for name in document["components"]["schemas"] if f'"{prefix}{name}"' in text}
 
 
-class ContractAPI(NinjaAPI):
+class ContractAPI(ClearErrorsAPI):
     """A NinjaAPI whose schema lists the errors around each view (see module docstring)."""
 
     def get_openapi_operation_id(self, operation: Operation) -> str:

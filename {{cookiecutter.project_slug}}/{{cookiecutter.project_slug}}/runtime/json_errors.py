@@ -3,13 +3,15 @@
 Ninja answers its own errors in JSON, but a URL no operation serves gets Django's HTML
 404 page, a wrong method Ninja's plain-text 405, a bad Host header Django's HTML 400.
 This middleware gives each such answer under /api/ the body {"detail": <reason>}, with
-the same status and headers (Allow included). The admin and the docs page keep their HTML.
+the same status and headers (Allow included), the reason saying what was expected. The
+admin and the docs page keep their HTML.
 """
 
 import json
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 API_PREFIX = "/api/"
@@ -32,12 +34,33 @@ class JsonErrorsMiddleware:
             or response.get("Content-Type", "").startswith(JSON)
         ):
             return response
-        return as_json(response)
+        return as_json(response, reason(request, response))
 
 
-def as_json(response: HttpResponseBase) -> HttpResponseBase:
-    """The same answer (status, headers, cookies) with a JSON body."""
-    body = json.dumps({"detail": response.reason_phrase}).encode()
+def host_allowed(request: HttpRequest) -> bool:
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return True
+
+
+def reason(request: HttpRequest, response: HttpResponseBase) -> str:
+    """What went wrong, and what was expected instead."""
+    if response.status_code == 404:
+        return (
+            "Not Found: no operation has this path (ids in paths are whole numbers; see /api/docs)"
+        )
+    if response.status_code == 405 and response.has_header("Allow"):
+        return f"Method Not Allowed: this path answers {response['Allow']}"
+    if response.status_code == 400 and not host_allowed(request):
+        return "Bad Request: the Host header names no host this server serves (ALLOWED_HOSTS)"
+    return response.reason_phrase
+
+
+def as_json(response: HttpResponseBase, detail: str) -> HttpResponseBase:
+    """The same answer (status, headers, cookies) with the JSON body {"detail": detail}."""
+    body = json.dumps({"detail": detail}).encode()
     if not isinstance(response, HttpResponse):  # streamed: swap in a plain response
         replacement = HttpResponse(status=response.status_code)
         for header, value in response.items():

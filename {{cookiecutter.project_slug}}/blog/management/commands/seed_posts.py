@@ -8,10 +8,9 @@ password: `create_api_token demo-author` gives it a token).
 import random
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import User
 from blog.models import Post
 
 WORDS = [
@@ -22,21 +21,20 @@ WORDS = [
 DEMO_AUTHOR = "demo-author"
 
 
-def seed_author(username: str | None) -> AbstractBaseUser:
+def seed_author(username: str | None) -> User:
     """The named user, else the first superuser, else the demo author (made if missing)."""
-    users = get_user_model()._default_manager
     if username is not None:
         try:
-            return users.get_by_natural_key(username)
-        except users.model.DoesNotExist:
+            return User.objects.get(username=username)
+        except User.DoesNotExist:
             raise CommandError(
                 f"No user {username!r}: leave out --author to use the first superuser "
                 f"(or {DEMO_AUTHOR!r}, made for the purpose)"
             ) from None
-    superuser = users.filter(is_superuser=True).order_by("pk").first()
+    superuser = User.objects.filter(is_superuser=True).order_by("pk").first()
     if superuser is not None:
         return superuser
-    author, created = users.get_or_create(**{users.model.USERNAME_FIELD: DEMO_AUTHOR})
+    author, created = User.objects.get_or_create(username=DEMO_AUTHOR)
     if created:
         author.set_unusable_password()
         author.save(update_fields=["password"])
@@ -51,12 +49,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="Random seed, for repeatable text.")
         parser.add_argument(
             "--author",
-            help=f"Username of the posts' author (default: the first superuser, else {DEMO_AUTHOR}).",
+            help=f"The posts' author (default: the first superuser, else {DEMO_AUTHOR}).",
         )
 
-    def handle(
-        self, *args: Any, count: int, seed: int, author: str | None, **options: Any
-    ) -> None:
+    def handle(self, *args: Any, count: int, seed: int, author: str | None, **options: Any) -> None:
         if count < 1:
             raise CommandError("--count must be at least 1")
         user = seed_author(author)
