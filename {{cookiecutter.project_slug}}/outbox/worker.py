@@ -28,6 +28,7 @@ from . import handlers as handlers_module
 from . import store, wakeup
 from .handlers import Failures, GiveUp, handlers
 from .models import Message
+from .outages import Outages
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Worker:
         # waiting for (the claim commits in the worker's thread; the release runs after it).
         self.token = uuid.uuid4().hex
         self._last_purge = 0.0
+        self.outages = Outages(summary_every=settings.OUTBOX_OUTAGE_SUMMARY)
 
     async def run_once(self) -> int:
         """One round: claim, handle, record the outcome. Returns how many messages it handled.
@@ -111,8 +113,6 @@ class Worker:
         failures: Failures = {}
         for outcome in outcomes:
             failures.update(outcome)
-        if retried := sum(isinstance(why, str) for why in failures.values()):
-            logger.warning("outbox: %d of %d messages to retry", retried, len(messages))
         if given_up := sum(isinstance(why, GiveUp) for why in failures.values()):
             logger.error(
                 "outbox: gave up on %d of %d messages (see the admin)", given_up, len(messages)
@@ -122,11 +122,22 @@ class Worker:
     async def _handle_topic(self, topic: str, group: list[Message], stop_at: float) -> Failures:
         try:
             async with asyncio.timeout_at(stop_at):
-                return await handlers[topic](group)
+                failures = await handlers[topic](group)
         except Exception as exc:  # a timeout too: the round must end before its lease
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            logger.warning("outbox: %s failed for %d messages: %s", topic, len(group), reason)
-            return dict.fromkeys((message.pk for message in group), reason)
+            failures = dict.fromkeys((message.pk for message in group), reason)
+        self._note_outcome(topic, group, failures)
+        return failures
+
+    def _note_outcome(self, topic: str, group: list[Message], failures: Failures) -> None:
+        """Tell the outage log whether this topic's work is failing (retries left over)."""
+        retried = [m for m in group if isinstance(failures.get(m.pk), str)]
+        if not retried:
+            self.outages.succeeded(topic)
+            return
+        reason = str(failures[retried[0].pk])
+        oldest = min(message.created_at for message in retried)
+        self.outages.failed(topic, len(retried), oldest, reason)
 
     async def run_until_idle(self) -> int:
         """Handle everything that is due now (tests, and `manage.py outbox --drain`)."""

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class SearchConfig(AppConfig):
@@ -13,6 +14,11 @@ class SearchConfig(AppConfig):
 
         posts_changed.connect(record_changes, dispatch_uid="search.record_changes")
         register(TOPIC, apply_changes)
+
+    @property
+    def ready_required(self) -> bool:
+        """Whether GET /api/ready answers 503 while the cluster is down (it is shown anyway)."""
+        return bool(settings.READY_REQUIRES_SEARCH)
 
     async def ready_check(self) -> None:
         """Part of GET /api/ready: the cluster answers."""

@@ -19,9 +19,10 @@ from django.utils.module_loading import import_string
 from outbox import store
 from outbox.handlers import Failures, GiveUp, handlers, register
 from outbox.models import Message
+from outbox.outages import Outages
 from outbox.worker import Worker, _tasks
 
-from .conftest import wait_until
+from .conftest import WrittenLines, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,6 +125,33 @@ async def test_failed_work_is_retried_later(echo: Echo, settings: LazySettings) 
     assert failed.due_at > failed.created_at
     assert echo.seen == [("a", {}), ("a", {})]
     assert await sync_to_async(states)() == {"a": "done"}
+
+
+async def test_work_that_keeps_failing_is_logged_when_it_starts_then_summed_up_then_ended(
+    echo: Echo, written_lines: WrittenLines
+) -> None:
+    now = [0.0]
+    worker = Worker()
+    worker.outages = Outages(summary_every=60, clock=lambda: now[0])
+    echo.failing.add("a")
+    await sync_to_async(record)("a", "b")
+
+    async def round_at(seconds: float) -> None:
+        now[0] = seconds
+        await Message.objects.aupdate(due_at=timezone.now())
+        await worker.run_until_idle()
+
+    for seconds in (0, 1, 2, 30, 61, 62):
+        await round_at(seconds)
+    echo.failing.clear()
+    await round_at(70)
+    await round_at(71)
+
+    said = [line for line in written_lines() if TOPIC in line]
+    assert len(said) == 3, said
+    assert "test.echo is failing: told to fail; 1 messages wait" in said[0]
+    assert "test.echo still failing after 61 s: told to fail; 1 messages wait" in said[1]
+    assert "test.echo works again after 70 s (6 retries)" in said[2]
 
 
 async def test_given_up_work_is_failed_until_requeued(echo: Echo) -> None:

@@ -5,7 +5,8 @@ every dependency at once (asyncio.gather), each bounded by READY_CHECK_TIMEOUT: 
 database and the cache here, and any app's `async def ready_check()` (search/apps.py), so
 a slow or dead dependency makes a 503 that names it instead of a hanging probe. The cache
 is shown but, unless READY_REQUIRES_CACHE, not required: the API serves without it
-(rate limits fail open, reads miss). It also shows the
+(rate limits fail open, reads miss); an app's check likewise when its config says
+`ready_required = False`. It also shows the
 outbox's backlog (work such as indexing that waits for the worker); a backlog does not
 make the process unready, since serving does not depend on it.
 """
@@ -71,7 +72,11 @@ async def check_cache() -> None:
 def optional_checks() -> set[str]:
     """Checks shown in the answer that do not make it a 503."""
     # Only the redis bake has the setting: the local store lives in this process.
-    return set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}
+    optional = set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}
+    for config in apps.get_app_configs():
+        if not getattr(config, "ready_required", True):
+            optional.add(config.label)
+    return optional
 
 
 def ready_checks() -> dict[str, Check]:

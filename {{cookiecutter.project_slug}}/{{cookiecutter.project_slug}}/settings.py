@@ -360,6 +360,9 @@ OUTBOX_MAX_RETRY_DELAY = env.float("OUTBOX_MAX_RETRY_DELAY", default=60.0)
 # failed ones (for the admin, and `--retry-failed`), counted from when they ended.
 OUTBOX_KEEP_DONE = env.float("OUTBOX_KEEP_DONE", default=24 * 3600.0)
 OUTBOX_KEEP_FAILED = env.float("OUTBOX_KEEP_FAILED", default=30 * 24 * 3600.0)
+# Work that keeps failing (a dependency that is down) is logged when it starts, then as a
+# summary every this many seconds, then when it works again (outbox/outages.py).
+OUTBOX_OUTAGE_SUMMARY = env.float("OUTBOX_OUTAGE_SUMMARY", default=300.0)
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
 # (comma-separated http(s) URLs; empty: off). Recorded with the publish, delivered by the
@@ -406,4 +409,7 @@ ELASTICSEARCH_NODE_CLASS = env.str("ELASTICSEARCH_NODE_CLASS", default="aiohttp"
 # Bounds of GET /api/search: query_string lets a caller send expensive queries.
 SEARCH_MAX_QUERY_LENGTH = env.int("SEARCH_MAX_QUERY_LENGTH", default=256)
 SEARCH_MAX_SIZE = env.int("SEARCH_MAX_SIZE", default=50)
+# Whether GET /api/ready answers 503 while the cluster does not answer (shown either way).
+# Off: the rest of the API serves without it; /api/search answers 503 meanwhile.
+READY_REQUIRES_SEARCH = env.bool("READY_REQUIRES_SEARCH", default=False)
 {%- endif %}

@@ -14,14 +14,23 @@ async def test_ready_includes_search() -> None:
     assert response.json()["checks"] == {"database": "ok", "cache": "ok", "search": "ok"}
 
 
-async def test_ready_is_a_503_when_search_is_down(settings: LazySettings, closed_port: int) -> None:
+async def test_ready_reports_search_down_and_requires_it_only_when_told(
+    settings: LazySettings, closed_port: int
+) -> None:
     settings.ELASTICSEARCH_URL = [f"http://127.0.0.1:{closed_port}"]
 
-    response = await AsyncClient().get("/api/ready")
+    shown = await AsyncClient().get("/api/ready")
+    settings.READY_REQUIRES_SEARCH = True
+    required = await AsyncClient().get("/api/ready")
 
-    assert response.status_code == 503
-    assert response.json()["checks"] == {
-        "database": "ok",
-        "cache": "ok",
-        "search": "failed: ConnectionError",
-    }
+    assert shown.status_code == 200
+    assert required.status_code == 503
+    assert (
+        shown.json()["checks"]
+        == required.json()["checks"]
+        == {
+            "database": "ok",
+            "cache": "ok",
+            "search": "failed: ConnectionError",
+        }
+    )
