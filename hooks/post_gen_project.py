@@ -21,7 +21,11 @@ DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
 OTHER_DATABASE_PATHS = {
-    "sqlite": ["tests/test_database_postgresql.py"],
+    "sqlite": [
+        "tests/test_database_postgresql.py",
+        "{{ cookiecutter.project_slug }}/management",
+        "{{ cookiecutter.project_slug }}/runtime/database_check.py",
+    ],
     "postgresql": [
         "tests/test_database_sqlite.py",
         "{{ cookiecutter.project_slug }}/runtime/sqlite",

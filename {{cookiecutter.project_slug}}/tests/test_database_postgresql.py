@@ -1,12 +1,19 @@
 """PostgreSQL: trouble is a 503 with Retry-After, not a 500 (here, a pool with no
-connection free in time); outbox workers in many processes never share a key."""
+connection free in time); outbox workers in many processes never share a key; a database
+out of reach is one clear line at `migrate` and at server start."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import Counter
 
+import psycopg
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.test import AsyncClient
 from psycopg_pool import PoolTimeout
@@ -15,6 +22,104 @@ from outbox import store
 from outbox.models import Message
 
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
+from {{ cookiecutter.project_slug }}.runtime.database_check import postgresql_problem
+
+from .conftest import WrittenLines
+
+PROJECT_SETTINGS = "{{ cookiecutter.project_slug }}.settings"
+
+
+def server_url(**parts: str) -> str:
+    """The test server's URL, with some of its parts changed."""
+    params = {**connection.get_connection_params(), **parts}
+    return (
+        f"postgres://{params['user']}@{params.get('host') or '127.0.0.1'}:"
+        f"{params.get('port') or 5432}/{params['dbname']}"
+    )
+
+
+def migrate(url: str) -> str:
+    """`manage.py migrate` in a process of its own, as a user runs it; what it printed."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        env={**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("parts", "line"),
+    [
+        ({"dbname": "no_such_db"}, 'Database "no_such_db" does not exist on the PostgreSQL server'),
+        ({"port": "9"}, "Nothing accepts connections at "),
+        ({"user": "no_such_user"}, "refused user 'no_such_user': check the user and password"),
+    ],
+)
+def test_migrate_says_in_one_line_why_the_database_is_out_of_reach(
+    parts: dict[str, str], line: str
+) -> None:
+    printed = migrate(server_url(**parts))
+
+    assert line in printed
+    assert "couldn't get a connection" not in printed  # the pool's timeout is not waited for
+    assert "Traceback" not in printed
+
+
+def test_create_database_makes_the_database_once() -> None:
+    name = f"made_{uuid.uuid4().hex[:8]}"
+    params = {**connection.get_connection_params(), "dbname": name}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": server_url(dbname=name),
+        "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS,
+    }
+    assert "does not exist" in (postgresql_problem(params) or "")
+    try:
+        said = [
+            subprocess.run(
+                [sys.executable, "manage.py", "create_database"],
+                env=environment,
+                cwd=settings.BASE_DIR,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            for _ in range(2)
+        ]
+        assert postgresql_problem(params) is None
+        assert [line.split(".")[0] for line in said] == [
+            f'Created database "{name}"',
+            f'Database "{name}" exists already',
+        ]
+    finally:
+        server = {**params, "dbname": "postgres"}
+        with psycopg.connect(**server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+async def test_the_server_start_logs_a_database_out_of_reach(
+    written_lines: WrittenLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from {{ cookiecutter.project_slug }}.runtime import database_check
+
+    # On the class: the check connects from a thread of its own, with its own connection.
+    backend = type(connections["default"])
+    real_params = backend.get_connection_params
+    monkeypatch.setattr(
+        backend,
+        "get_connection_params",
+        lambda self: {**real_params(self), "dbname": "no_such_db"},
+    )
+
+    await database_check.log_database_problem()
+
+    [said] = [line for line in written_lines() if "no_such_db" in line]
+    assert "ERROR" in said and "make db" in said
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,4 +7,17 @@ class ProjectConfig(AppConfig):
     name = "{{ cookiecutter.project_slug }}"
 
     def ready(self) -> None:
+{%- if cookiecutter.database == "postgresql" %}
+        # database_check: one bounded connection before migrate, a clear line if it fails.
+        from .runtime import checks, database_check, handler  # noqa: F401  (registers checks)
+{%- else %}
         from .runtime import checks, handler  # noqa: F401  (registers the checks)
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
+
+    async def startup(self) -> None:
+        """A lifespan hook: say at once, in one line, if the database is out of reach."""
+        from .runtime.database_check import log_database_problem
+
+        await log_database_problem()
+{%- endif %}

@@ -95,7 +95,6 @@ def add_error_handlers(api: NinjaAPI) -> None:
 
     api.add_exception_handler(HttpError, http_error)
 
-
     def database_unavailable(request: HttpRequest, exc: Any) -> HttpResponse:
         logger.error("Database unavailable on %s: %r", request.path, exc)
         detail = "The database is busy or unavailable; try again shortly"
