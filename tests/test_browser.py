@@ -1,5 +1,6 @@
 """The OpenAPI docs page in headless Chromium, offline: "Try it out" on say-async, and a post
-created with a token given to the page's "Authorize" dialog."""
+created with a token given to the page's "Authorize" dialog, and one created with the
+session of a user signed in at /admin/ (the page sends the CSRF token)."""
 
 import contextlib
 import shutil
@@ -26,9 +27,12 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def docs_page(server: Server, screenshot: Path) -> Iterator[Page]:
+def docs_page(
+    server: Server, screenshot: Path, sign_in: tuple[str, str] | None = None
+) -> Iterator[Page]:
     """The docs page, loaded with every request to another host aborted; fails the test if
-    the page asked for any (works offline means: needs nothing from a CDN, fonts, ...)."""
+    the page asked for any (works offline means: needs nothing from a CDN, fonts, ...).
+    With `sign_in` (username, password), signed in at /admin/ first."""
     elsewhere: list[str] = []
 
     def only_the_served_project(route: Route) -> None:
@@ -42,6 +46,12 @@ def docs_page(server: Server, screenshot: Path) -> Iterator[Page]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.route("**/*", only_the_served_project)
+        if sign_in:
+            page.goto(f"{server.url}/admin/login/?next=/api/docs")
+            page.locator("input[name=username]").fill(sign_in[0])
+            page.locator("input[name=password]").fill(sign_in[1])
+            page.locator("input[type=submit]").click()
+            page.wait_for_url(f"{server.url}/api/docs")
         page.goto(f"{server.url}/api/docs", wait_until="networkidle")
         assert elsewhere == [], "the docs page asks other hosts"
         expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
@@ -67,6 +77,17 @@ def test_docs_page_runs_say_async_in_a_browser(uvicorn_server: Server, tmp_path:
         expect(body).to_contain_text('"saying": "from-the-browser"', timeout=15_000)
 
 
+def create_a_post(page: Page, author: str) -> None:
+    """Press "Try it out" on POST /api/blog/posts; the answer names the author."""
+    create = page.locator('.opblock-post:has(.opblock-summary-path[data-path="/api/blog/posts"])')
+    create.locator(".opblock-summary").click()
+    create.get_by_role("button", name="Try it out").click()
+    create.locator("textarea.body-param__text").fill('{"title": "from the docs page"}')
+    create.get_by_role("button", name="Execute").click()
+    body = create.locator(".live-responses-table .response-col_description pre").first
+    expect(body).to_contain_text(f'"author": "{author}"', timeout=15_000)
+
+
 def test_docs_page_creates_a_post_with_an_authorized_token(
     default_project: BakedProject, uvicorn_server: Server, tmp_path: Path
 ) -> None:
@@ -78,12 +99,19 @@ def test_docs_page_creates_a_post_with_an_authorized_token(
         bearer.locator("input").fill(token)
         bearer.get_by_role("button", name="Apply credentials").click()
         page.locator(".modal-ux .close-modal").click()
-        create = page.locator(
-            '.opblock-post:has(.opblock-summary-path[data-path="/api/blog/posts"])'
-        )
-        create.locator(".opblock-summary").click()
-        create.get_by_role("button", name="Try it out").click()
-        create.locator("textarea.body-param__text").fill('{"title": "from the docs page"}')
-        create.get_by_role("button", name="Execute").click()
-        body = create.locator(".live-responses-table .response-col_description pre").first
-        expect(body).to_contain_text('"author": "docs-page-user"', timeout=15_000)
+        create_a_post(page, "docs-page-user")
+
+
+def test_docs_page_creates_a_post_with_the_admin_session(
+    default_project: BakedProject, uvicorn_server: Server, tmp_path: Path
+) -> None:
+    make_staff = (
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_user("
+        "'docs-admin', password='a-long-docs-password', is_staff=True)"
+    )
+    default_project.uv_run("python", "manage.py", "shell", "-c", make_staff)
+
+    sign_in = ("docs-admin", "a-long-docs-password")
+    with docs_page(uvicorn_server, tmp_path / "api-docs-session.png", sign_in) as page:
+        create_a_post(page, "docs-admin")

@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import re
 import threading
 from datetime import timedelta
 from io import StringIO
@@ -144,6 +145,21 @@ async def test_a_session_read_needs_no_csrf_token(alice: User) -> None:
     await client.aforce_login(alice)
 
     assert (await client.get("/api/blog/posts")).status_code == 200
+
+
+async def test_the_docs_page_carries_the_csrf_token_a_session_write_needs(alice: User) -> None:
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(alice)
+    page = (await client.get("/api/docs")).content.decode()
+    found = re.search(r'data-csrf-token="([^"]*)"', page)
+    assert found and found.group(1), "the docs page has no CSRF token for its requests"
+
+    without = await client.post("/api/blog/posts", {"title": "t"}, "application/json")
+    with_token = await client.post(
+        "/api/blog/posts", {"title": "t"}, "application/json", headers={"X-CSRFToken": found[1]}
+    )
+
+    assert (without.status_code, with_token.status_code) == (403, 201)
 
 
 def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -> None:

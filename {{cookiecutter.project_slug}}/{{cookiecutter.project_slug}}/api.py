@@ -16,6 +16,7 @@ from ninja import Field, Query, Schema
 from ninja.throttling import BaseThrottle
 
 from accounts.auth import add_error_handlers as add_auth_error_handlers
+from accounts.docs import SessionSwagger
 from ratelimit.limits import ClientIPRateLimit
 from ratelimit.operation import AsyncThrottleChecks
 {%- if cookiecutter.use_elasticsearch == "yes" %}
@@ -48,6 +49,7 @@ api = API(
     # Relative: the document describes the server that serves it, wherever that is.
     servers=[{"url": "/", "description": "The server that serves this document"}],
     openapi_extra={"tags": TAGS},
+    docs=SessionSwagger(),
 )
 add_auth_error_handlers(api)
 add_database_error_handlers(api)
@@ -57,6 +59,7 @@ api.add_router("/blog", "blog.api.router")
 api.add_router("/search", "search.api.router")
 add_search_error_handlers(api)
 {%- endif %}
+# Routers of apps made with `make app` go below this line.
 
 
 def say_after_throttles(endpoint: str) -> list[BaseThrottle]:
