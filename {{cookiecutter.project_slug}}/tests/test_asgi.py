@@ -19,6 +19,8 @@ from django.utils.module_loading import import_string
 from {{ cookiecutter.project_slug }}.asgi import application
 from {{ cookiecutter.project_slug }}.runtime.middleware import InlineHooksMixin
 
+from .conftest import OWN_HANDLER, OWN_MIDDLEWARE
+
 
 async def test_100_concurrent_async_calls_wait_together() -> None:
     transport = httpx.ASGITransport(app=application)
@@ -84,6 +86,7 @@ def test_middleware_is_async_capable(path: str) -> None:
     assert getattr(import_string(path), "async_capable", False), path
 
 
+@OWN_MIDDLEWARE
 @pytest.mark.parametrize("path", settings.MIDDLEWARE)
 def test_middleware_runs_its_hooks_on_the_event_loop(path: str) -> None:
     middleware = import_string(path)
@@ -97,6 +100,8 @@ def test_middleware_runs_its_hooks_on_the_event_loop(path: str) -> None:
     assert process_view is None or inspect.iscoroutinefunction(process_view), path
 
 
+@OWN_HANDLER
+@OWN_MIDDLEWARE
 async def test_api_request_makes_no_middleware_thread_hops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -134,6 +139,7 @@ print(asyncio.run(get()), len(hops))
 """
 
 
+@OWN_HANDLER
 def test_request_signals_make_no_thread_hop_under_asgi() -> None:
     result = subprocess.run(
         [sys.executable, "-c", COUNT_SIGNAL_HOPS],

@@ -33,7 +33,7 @@ from {{ cookiecutter.project_slug }}.runtime.handler import (
     request_finished_receivers,
 )
 
-from .conftest import wait_until
+from .conftest import OWN_HANDLER, wait_until
 
 REQUESTS = 50
 
@@ -70,6 +70,7 @@ def closed_caches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return closes
 
 
+@OWN_HANDLER
 @pytest.mark.parametrize("path", ["/api/health", "/api/say-async"])
 async def test_an_async_request_starts_no_thread_and_still_finishes(
     path: str, thread_starts: list[str], closed_caches: list[int]
@@ -85,6 +86,7 @@ async def test_an_async_request_starts_no_thread_and_still_finishes(
     assert closed_caches == [threading.get_ident()] * REQUESTS
 
 
+@OWN_HANDLER
 @pytest.mark.django_db(transaction=True)
 async def test_requests_running_sync_code_reuse_threads(thread_starts: list[str]) -> None:
     post = await Post.objects.acreate(title="read me", published=True)
@@ -210,6 +212,7 @@ async def test_a_reused_thread_never_inherits_a_dirty_connection(response_closed
     assert titles == ["committed"]
 
 
+@OWN_HANDLER
 async def test_past_the_kept_threads_sync_views_stay_concurrent(monkeypatch: Any) -> None:
     pool = ThreadPool(kept=2)
     monkeypatch.setattr(django_application, "threads", pool)

@@ -8,6 +8,8 @@ from django.test import AsyncClient
 
 from {{ cookiecutter.project_slug }} import health
 
+from .conftest import OWN_MIDDLEWARE
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -107,6 +109,7 @@ async def test_probes_answer_head_and_options(
     assert response.status_code == 200
 
 
+@OWN_MIDDLEWARE
 def test_probes_answer_whatever_the_host_and_nothing_else_does(
     settings: LazySettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

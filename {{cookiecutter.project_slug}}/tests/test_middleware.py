@@ -9,6 +9,8 @@ from django.utils.functional import empty
 
 from {{ cookiecutter.project_slug }}.runtime.checks import STOCK_MIDDLEWARE
 
+from .conftest import OWN_MIDDLEWARE
+
 
 async def test_security_headers_are_set_on_api_responses() -> None:
     response = await AsyncClient().get("/api/say-async")
@@ -48,6 +50,7 @@ async def test_admin_messages_survive_the_redirect() -> None:
     assert b"was added successfully" in response.content
 
 
+@OWN_MIDDLEWARE
 async def test_api_requests_do_not_build_a_message_store() -> None:
     response = await AsyncClient().get("/api/say-async")
 
@@ -72,6 +75,7 @@ def test_deploy_checks_pass_when_the_setting_is_right() -> None:
     assert "security.W004" not in deploy_check_ids()
 
 
+@OWN_MIDDLEWARE
 @pytest.mark.django_db
 def test_deploy_checks_notice_a_missing_security_middleware() -> None:
     without = [path for path in settings.MIDDLEWARE if not path.endswith(".SecurityMiddleware")]

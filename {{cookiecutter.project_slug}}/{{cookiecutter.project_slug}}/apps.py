@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ProjectConfig(AppConfig):
@@ -9,10 +10,13 @@ class ProjectConfig(AppConfig):
     def ready(self) -> None:
 {%- if cookiecutter.database == "postgresql" %}
         # database_check: one bounded connection before migrate, a clear line if it fails.
-        from .runtime import checks, database_check, handler  # noqa: F401  (registers checks)
+        from .runtime import checks, database_check  # noqa: F401  (registers the checks)
 {%- else %}
-        from .runtime import checks, handler  # noqa: F401  (registers the checks)
+        from .runtime import checks  # noqa: F401  (registers the checks)
 {%- endif %}
+
+        if not settings.STOCK_ASGI_HANDLER:
+            from .runtime import handler  # noqa: F401  (registers its check)
 {%- if cookiecutter.database == "postgresql" %}
 
     async def startup(self) -> None:

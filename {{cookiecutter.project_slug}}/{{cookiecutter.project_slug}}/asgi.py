@@ -1,8 +1,9 @@
 """ASGI entry point: `uvicorn {{ cookiecutter.project_slug }}.asgi:application`.
 
 Django's ASGI app with its handler swapped for one that starts no thread per request
-(runtime/handler.py), wrapped so that the server's lifespan startup/shutdown events reach
-us (runtime/lifespan.py), with a few per-request costs taken out.
+(runtime/handler.py; STOCK_ASGI_HANDLER puts Django's back), wrapped so that the server's
+lifespan startup/shutdown events reach us (runtime/lifespan.py), with a few per-request
+costs taken out.
 https://docs.djangoproject.com/en/stable/howto/deployment/asgi/
 """
 
@@ -11,11 +12,11 @@ import os
 
 import django
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler as StockASGIHandler
 from django.core.signals import request_started
 from django.db import close_old_connections, reset_queries
 
 from .runtime.body_limit import BodyLimit
-from .runtime.handler import ASGIHandler
 from .runtime.lifespan import Lifespan, app_hooks
 from .runtime.log_stream import flush_logs
 from .runtime.loop_clients import close_every_client, mark_loop_long_lived
@@ -24,15 +25,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}
 
 # What django.core.asgi.get_asgi_application() does, with the handler of runtime/.
 django.setup(set_prefix=False)
-django_application = ASGIHandler()
+django_application: StockASGIHandler
+if settings.STOCK_ASGI_HANDLER:
+    django_application = StockASGIHandler()
+else:
+    from .runtime.handler import ASGIHandler
 
-# Django sends request_started to these two receivers through a hop to the request's
-# thread, before anything in the request could have opened a database connection: they
-# have nothing to do, and the hop alone would take a thread for every request. The
-# request's connections are still closed by request_finished, in the thread that opened
-# them. (WSGI does not load this module.)
-request_started.disconnect(reset_queries)
-request_started.disconnect(close_old_connections)
+    django_application = ASGIHandler()
+    # Django sends request_started to these two receivers through a hop to the request's
+    # thread, before anything in the request could have opened a database connection: they
+    # have nothing to do, and the hop alone would take a thread for every request. The
+    # request's connections are still closed by request_finished, in the thread that
+    # opened them. (WSGI does not load this module.)
+    request_started.disconnect(reset_queries)
+    request_started.disconnect(close_old_connections)
 
 # Everything loaded so far lives as long as the process: keep it out of the garbage
 # collector's full passes, which would otherwise walk all of it every few thousand requests.

@@ -89,11 +89,22 @@ INSTALLED_APPS = [
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     "search",
 {%- endif %}
+    # Apps made with `make app` go above this line.
 ]
 
 # Django's stock middleware, subclassed in runtime/middleware.py to run its hooks on the event loop:
 # the stock classes would hop to a thread and back twice each, on every async request.
 # https://docs.djangoproject.com/en/stable/topics/http/middleware/#async-middleware
+# Where each class of runtime/middleware.py comes from in Django.
+STOCK_MIDDLEWARE_MODULES = {
+    "SecurityMiddleware": "django.middleware.security.",
+    "SessionMiddleware": "django.contrib.sessions.middleware.",
+    "CommonMiddleware": "django.middleware.common.",
+    "CsrfViewMiddleware": "django.middleware.csrf.",
+    "AuthenticationMiddleware": "django.contrib.auth.middleware.",
+    "MessageMiddleware": "django.contrib.messages.middleware.",
+    "XFrameOptionsMiddleware": "django.middleware.clickjacking.",
+}
 MIDDLEWARE = [
     # First, so that its access-log line times the whole stack and every line has a request id.
     "{{ cookiecutter.project_slug }}.runtime.request_log.RequestLogMiddleware",
@@ -112,6 +123,17 @@ MIDDLEWARE = [
 ]
 # Django's deploy checks look for the stock class names; runtime/checks.py runs them for
 # the subclasses.
+# STOCK_MIDDLEWARE: Django's own classes instead of runtime/middleware.py's subclasses
+# (a way back if a Django upgrade breaks them; see docs/stock-fallbacks.md).
+STOCK_MIDDLEWARE = env.bool("STOCK_MIDDLEWARE", default=False)
+if STOCK_MIDDLEWARE:
+    MIDDLEWARE = [
+        path.replace(
+            "{{ cookiecutter.project_slug }}.runtime.middleware.",
+            STOCK_MIDDLEWARE_MODULES.get(path.rsplit(".", 1)[1], ""),
+        )
+        for path in MIDDLEWARE
+    ]
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
@@ -156,6 +178,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 # https://docs.djangoproject.com/en/stable/ref/databases/#sqlite-notes
 # The URL's own options (?timeout=..., or sslmode=require on a PostgreSQL URL) are kept:
 # these are merged under them, and only when the URL is SQLite's.
+STOCK_SQLITE_BACKEND = env.bool("STOCK_SQLITE_BACKEND", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
@@ -163,8 +186,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env.float("DATABASE_TIMEOUT", default=20.0),
         **DATABASES["default"].get("OPTIONS", {}),
     }
-    # The stock backend, with writers of one process queued fairly (sqlite/base.py).
-    DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.runtime.sqlite"
+    # The stock backend, with writers of one process queued fairly (sqlite/base.py), unless
+    # STOCK_SQLITE_BACKEND (a way back if a Django upgrade breaks it; docs/stock-fallbacks.md).
+    if not STOCK_SQLITE_BACKEND:
+        DATABASES["default"]["ENGINE"] = "{{ cookiecutter.project_slug }}.runtime.sqlite"
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 # Connections come from psycopg's pool (Django >= 5.1), shared by the request threads.
@@ -186,6 +211,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         **DATABASES["default"].get("OPTIONS", {}),
     }
 {%- endif %}
+# STOCK_ASGI_HANDLER: Django's own ASGIHandler instead of runtime/handler.py's, which leans on
+# Django and asgiref internals (a way back if an upgrade breaks it; docs/stock-fallbacks.md).
+# Each request then starts threads of its own again.
+STOCK_ASGI_HANDLER = env.bool("STOCK_ASGI_HANDLER", default=False)
 # Idle request threads kept for reuse (runtime/handler.py): a request takes one when it
 # first runs sync code (an ORM call, a sync view). Past this many at once, a request gets a
 # thread of its own, ended after it, so sync views stay concurrent however many there are.
