@@ -6,7 +6,10 @@ defaults in {{ cookiecutter.project_slug }}/settings.py as they are.
 """
 
 import os
-{%- if cookiecutter.cache == "redis" %}
+{%- if cookiecutter.database == "sqlite" %}
+import tempfile
+{%- endif %}
+{%- if cookiecutter.cache == "redis" or cookiecutter.database == "sqlite" %}
 import uuid
 {%- endif %}
 
@@ -24,6 +27,15 @@ SECURE_SSL_REDIRECT = False
 SERVESTATIC_USE_FINDERS = True
 # Each readiness probe checks afresh (tests/test_health.py tests the reuse on its own).
 READY_CACHE_SECONDS = 0.0
+{%- if cookiecutter.database == "sqlite" %}
+# The test database in a file of its own (deleted after the run), not in memory: SQLite's
+# shared in-memory database refuses a locked table at once ("database table is locked"),
+# where a file waits up to its timeout, as in production. Tests run an outbox worker beside
+# their own queries.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.path.join(tempfile.gettempdir(), f"test-{uuid.uuid4().hex[:12]}.sqlite3")
+}
+{%- endif %}
 {%- if cookiecutter.cache == "redis" %}
 # Each run counts and caches under a prefix of its own in the shared Redis (REDIS_URL), and
 # each test starts with nothing under it (tests/conftest.py).

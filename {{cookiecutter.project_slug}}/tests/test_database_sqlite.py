@@ -9,19 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import OperationalError, connection, connections, transaction
 from django.db.backends.sqlite3.base import DatabaseWrapper as StockDatabaseWrapper
 from django.test import AsyncClient
 
+from accounts.models import User
+
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
 from {{ cookiecutter.project_slug }}.runtime.sqlite.base import DatabaseWrapper, _write_lock
+
+from .conftest import bearer
 
 WRITERS = 8
 
 
 def file_database(path: Path, *, backend: type = DatabaseWrapper, **options: Any) -> Any:
-    """A connection with the project's SQLite backend and options, to a database file (the
-    test database lives in memory, where journal modes and file locks do not apply)."""
+    """A connection with the project's SQLite backend and options, to a database file of
+    the test's own (the test database is shared by the whole run)."""
     settings = {**connection.settings_dict, "NAME": str(path)}
     settings["OPTIONS"] = {**settings["OPTIONS"], **options}
     return backend(settings, alias="file")
@@ -82,6 +88,10 @@ def test_concurrent_read_then_write_transactions_all_commit(database_file: Path)
     assert rows == [(n,) for n in range(1, WRITERS + 1)]  # serialised: each saw the last
 
 
+@pytest.mark.skipif(
+    settings.STOCK_SQLITE_BACKEND,
+    reason="STOCK_SQLITE_BACKEND is on: Django's backend serves, not runtime/sqlite",
+)
 def test_the_project_uses_its_backend() -> None:
     backend = connection.settings_dict["ENGINE"]
     assert backend == "{{ cookiecutter.project_slug }}.runtime.sqlite"
@@ -146,20 +156,30 @@ def test_a_writer_waits_for_the_process_lock_no_longer_than_the_timeout(
     assert [str(error) for error in errors] == ["database is locked"]  # a 503 in the API
 
 
+def close_connection() -> None:
+    connection.close()
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_a_locked_database_is_a_503_with_retry_after() -> None:
-    # Another connection to the test database holds the write lock on the posts table.
-    holder = sqlite3.connect(connection.settings_dict["NAME"], uri=True)
+async def test_a_locked_database_is_a_503_with_retry_after(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = await bearer(alice)
+    # Writers wait 0.2 s for the lock, from the request thread's next connection on.
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.2)
+    await sync_to_async(close_connection)()
+    # Another connection to the test database holds SQLite's write lock.
+    holder = sqlite3.connect(connection.settings_dict["NAME"])
     holder.execute("BEGIN IMMEDIATE")
-    holder.execute(
-        "INSERT INTO blog_post (title, body, published, created_at, updated_at) "
-        "VALUES ('x', '', 1, '2026-01-01', '2026-01-01')"
-    )
     try:
-        response = await AsyncClient().get("/api/blog/posts")
+        response = await AsyncClient().post(
+            "/api/blog/posts", {"title": "waits"}, "application/json", headers=headers
+        )
     finally:
         holder.rollback()
         holder.close()
+        monkeypatch.undo()
+        await sync_to_async(close_connection)()
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(DATABASE_RETRY_AFTER)

@@ -236,7 +236,7 @@ async def test_a_redis_that_hangs_costs_a_check_the_timeout_then_nothing(
             await store.ahit("hangs", 10, 60)  # at once, without asking Redis again
         await store.clients.close_all()
 
-    assert 0.3 <= waited < 2.0
+    assert 0.3 <= waited < 10  # the timeout bounds it (on a loaded machine, loosely)
 
 
 def test_djangos_cache_reads_a_dead_redis_as_a_miss(

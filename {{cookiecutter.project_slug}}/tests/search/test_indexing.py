@@ -4,9 +4,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import LazySettings
 from django.core.management import call_command
+from django.db import connection
 from django.test import AsyncClient
 
 from accounts.models import User
@@ -146,6 +147,17 @@ async def test_a_restarted_process_applies_what_was_pending(alice: User) -> None
     assert await Message.objects.filter(state="done").acount() == 1
 
 
+def write_elsewhere(author: User) -> None:
+    """A post created and one deleted on a connection of their own, as another process
+    would: the rebuild reads the posts through one open cursor, and a write on the same
+    connection would hold SQLite's write lock until that cursor ends."""
+    try:
+        Post.objects.create(title="late kiwi", published=True, author=author)
+        Post.objects.filter(title="dingo").delete()
+    finally:
+        connection.close()
+
+
 async def test_rebuild_under_concurrent_searches_never_drops_and_loses_nothing(
     alice: User,
 ) -> None:
@@ -169,19 +181,23 @@ async def test_rebuild_under_concurrent_searches_never_drops_and_loses_nothing(
             return bool(versions.keys() - set(first_version))
 
         await wait_until(new_version_exists)
-        await api(alice, "post", "", {"title": "late kiwi", "published": True})
-        await Post.objects.filter(title="dingo").adelete()
-        await Worker().run_until_idle()  # applied to the old version, the alias's until the swap
+        await sync_to_async(write_elsewhere, thread_sensitive=False)(alice)
+        # Applied to the old version, the alias's until the swap. In a thread of its own, as
+        # the served worker runs: its round ends by closing its thread's connection.
+        async with ThreadSensitiveContext():
+            await Worker().run_until_idle()
 
     searches = asyncio.create_task(search_all_the_time())
     writes = asyncio.create_task(write_during_the_rebuild())
+    await wait_until(lambda: asyncio.sleep(0, bool(totals)))  # searching before it starts
     summary = await rebuild_index(chunk_size=50, progress=lambda summary: None)
     await writes
     rebuilding = False
     await searches
     await apply_changes()  # what was queued again for the new version
 
-    assert min(totals) >= 600 and len(totals) > 5, totals
+    # How many searches fit in the rebuild depends on the machine; none may see fewer posts.
+    assert min(totals) >= 600, totals
     assert await versions_behind_alias() == [summary.version] != first_version
     versions = await get_client().indices.get(index=f"{index_name()}-v*")
     assert list(versions) == [summary.version]  # the old version is gone
