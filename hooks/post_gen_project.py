@@ -16,7 +16,7 @@ def generate_secret_key() -> str:
 
 
 # What each option that can be turned off owns, whole files and folders only.
-SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py"]
+SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py", "docs/search.md"]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
@@ -65,16 +65,22 @@ def write_env_file(project: Path) -> None:
 
 
 def print_next_steps(project: Path) -> None:
+    create_database = (
+        "uv run python manage.py create_database  # once: the database of DATABASE_URL\n    "
+        if "{{ cookiecutter.database }}" == "postgresql"
+        else ""
+    )
     print(
         f"""
-Baked {project.name}. Next:
+Baked {project.name}. Next (README.md, Quick start):
 
     cd {project}
     uv sync                      # make .venv and uv.lock (commit uv.lock)
-    uv run python manage.py migrate
+    {create_database}uv run python manage.py migrate
+    uv run python manage.py seed_posts --count 100
     uv run uvicorn {project.name}.asgi:application
 
-Then open http://127.0.0.1:8000/api/docs. Tests: uv run pytest
+Then open http://127.0.0.1:8000/api/docs. Tests: uv run pytest. Your own app: make app NAME=notes
 """
     )
 

@@ -341,7 +341,7 @@ GUARDS = [
         "json-errors",
         "errors under /api/ answer JSON, Django's own pages included",
         "{slug}/runtime/json_errors.py",
-        "        return as_json(response)",
+        "        return as_json(response, reason(request, response))",
         "        return response",
         ("tests/test_json_errors.py",),
     ),
@@ -698,8 +698,8 @@ GUARDS = [
         "redis-optional-for-readiness",
         "a dead Redis makes /api/ready a 503 only with READY_REQUIRES_CACHE",
         "{slug}/health.py",
-        'return set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}',
-        "return set()",
+        'optional = set() if getattr(settings, "READY_REQUIRES_CACHE", True) else {"cache"}',
+        "optional = set()",
         (f"{REDIS}::test_ready_reports_the_cache_and_requires_it_only_when_told",),
         bake="redis",
     ),
@@ -970,6 +970,90 @@ GUARDS = [
         "        if deadline - loop.time() > 0:\n            yield KEEP_ALIVE",
         "        if False:\n            yield KEEP_ALIVE",
         (f"{STREAMING}::test_a_long_wait_keeps_the_stream_alive",),
+    ),
+    Guard(
+        "search-optional-for-readiness",
+        "a dead search cluster makes /api/ready a 503 only with READY_REQUIRES_SEARCH",
+        "{slug}/health.py",
+        'if not getattr(config, "ready_required", True):',
+        "if False:",
+        (
+            "tests/search/test_search_ready.py::"
+            "test_ready_reports_search_down_and_requires_it_only_when_told",
+        ),
+    ),
+    Guard(
+        "outage-summed-up",
+        "work that keeps failing is logged when it starts, then summed up, not per retry",
+        "outbox/outages.py",
+        "if now - outage.last_logged >= self.summary_every:",
+        "if True:",
+        (
+            f"{OUTBOX}::"
+            "test_work_that_keeps_failing_is_logged_when_it_starts_then_summed_up_then_ended",
+        ),
+    ),
+    Guard(
+        "outage-ended",
+        "work that works again after failing is logged once as back",
+        "outbox/worker.py",
+        "            self.outages.succeeded(topic)\n",
+        "            pass\n",
+        (
+            f"{OUTBOX}::"
+            "test_work_that_keeps_failing_is_logged_when_it_starts_then_summed_up_then_ended",
+        ),
+    ),
+    Guard(
+        "not-json-said",
+        "a body that is not JSON is told that JSON is expected",
+        "{slug}/errors.py",
+        "detail = not_json(request, exc) or str(exc)",
+        "detail = str(exc)",
+        ("tests/test_blog_api.py::test_a_form_body_is_told_that_json_is_expected",),
+    ),
+    Guard(
+        "client-field-locations",
+        "a 422 locates a body field by the client's name, not Ninja's parameter",
+        "{slug}/errors.py",
+        'error["loc"] = ("body", *loc[2:])',
+        'error["loc"] = loc',
+        ("tests/test_blog_api.py::test_a_bad_field_is_named_as_the_client_sent_it_in_plain_words",),
+    ),
+    Guard(
+        "pattern-in-words",
+        "a pattern mismatch says in words what the field needs, not the regex",
+        "{slug}/errors.py",
+        'error["msg"] = f"String should {PATTERN_MEANINGS[pattern]}"',
+        "pass",
+        ("tests/test_blog_api.py::test_a_bad_field_is_named_as_the_client_sent_it_in_plain_words",),
+    ),
+    Guard(
+        "docs-csrf-token",
+        "the docs page carries the CSRF token that a session's writes need",
+        "accounts/docs.py",
+        '"add_csrf": True,',
+        '"add_csrf": False,',
+        (
+            "tests/test_accounts.py::"
+            "test_the_docs_page_carries_the_csrf_token_a_session_write_needs",
+        ),
+    ),
+    Guard(
+        "seeded-posts-have-an-author",
+        "seed_posts gives every post an author who may edit it",
+        "blog/management/commands/seed_posts.py",
+        "                author=user,\n",
+        "",
+        ("tests/test_blog_queries.py::test_seed_posts_gives_every_post_an_author_who_may_edit_it",),
+    ),
+    Guard(
+        "token-for-a-new-normal-user",
+        "create_api_token --new-user makes a normal user, not staff",
+        "accounts/management/commands/create_api_token.py",
+        "user = users.create_user(**{users.model.USERNAME_FIELD: username})",
+        "user = users.create_superuser(**{users.model.USERNAME_FIELD: username})",
+        ("tests/test_accounts.py::test_create_api_token_makes_a_normal_user_for_a_new_client",),
     ),
 ]
 
