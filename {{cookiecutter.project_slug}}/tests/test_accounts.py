@@ -160,6 +160,9 @@ async def test_the_docs_page_carries_the_csrf_token_a_session_write_needs(alice:
     )
 
     assert (without.status_code, with_token.status_code) == (403, 201)
+    assert without.json()["detail"].startswith(
+        "CSRF check failed: a write with the session cookie needs the X-CSRFToken header"
+    )
 
 
 def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -> None:

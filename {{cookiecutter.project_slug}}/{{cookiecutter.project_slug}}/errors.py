@@ -88,9 +88,19 @@ def not_json(request: HttpRequest, exc: HttpError) -> str | None:
     return f"The body is not valid JSON: {exc.__cause__}"
 
 
+# Ninja's words for a session write without the CSRF token, and what to say instead.
+CSRF_FAILED = "CSRF check Failed"
+CSRF_EXPECTED = (
+    "CSRF check failed: a write with the session cookie needs the X-CSRFToken header "
+    "(the csrftoken cookie's value; the docs page sends it), or use a bearer token"
+)
+
+
 def add_error_handlers(api: NinjaAPI) -> None:
     def http_error(request: HttpRequest, exc: Any) -> HttpResponse:
         detail = not_json(request, exc) or str(exc)
+        if exc.status_code == 403 and detail == CSRF_FAILED:
+            detail = CSRF_EXPECTED
         return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
     api.add_exception_handler(HttpError, http_error)
