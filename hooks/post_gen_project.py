@@ -17,6 +17,7 @@ def generate_secret_key() -> str:
 
 # What each option that can be turned off owns, whole files and folders only.
 SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py", "docs/search.md"]
+WEBHOOK_PATHS = ["webhooks", "tests/test_webhooks.py", "docs/webhooks.md"]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
@@ -89,6 +90,8 @@ def main() -> None:
     project = Path.cwd()
     if "{{ cookiecutter.use_elasticsearch }}" != "yes":
         remove_paths(project, SEARCH_PATHS)
+    if "{{ cookiecutter.use_webhooks }}" != "yes":
+        remove_paths(project, WEBHOOK_PATHS)
     if "{{ cookiecutter.use_docker }}" != "yes":
         remove_paths(project, DOCKER_PATHS)
     if "{{ cookiecutter.ci }}" != "github":

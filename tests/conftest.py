@@ -239,6 +239,7 @@ OPTION_SETS = [
             "python_version": "3.13",
             "project_name": "Inventory and Order Tracking Service",
             "use_elasticsearch": "no",
+            "use_webhooks": "no",
             "use_docker": "no",
             "ci": "none",
         },

@@ -73,9 +73,25 @@ def test_without_search_nothing_of_it_is_left(cookies) -> None:
         str(path.relative_to(result.project_path))
         for path in result.project_path.rglob("*")
         if path.is_file()
+        and path.name != "removing-examples.md"  # it names the option that took it out
         and re.search(r"elasticsearch|search\.", path.read_text(errors="ignore"), re.I)
     ]
     assert not (result.project_path / "search").exists()
+    assert mentions == []
+
+
+def test_without_webhooks_nothing_of_them_is_left(cookies) -> None:
+    result = cookies.bake(extra_context={"use_webhooks": "no"})
+
+    assert result.exit_code == 0, result.exception
+    mentions = [
+        str(path.relative_to(result.project_path))
+        for path in result.project_path.rglob("*")
+        if path.is_file()
+        and path.name != "removing-examples.md"
+        and re.search(r"webhook", path.read_text(errors="ignore"), re.I)
+    ]
+    assert not (result.project_path / "webhooks").exists()
     assert mentions == []
 
 

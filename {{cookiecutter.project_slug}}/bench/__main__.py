@@ -214,7 +214,9 @@ def main() -> None:
     os.environ["DEBUG"] = "false"
     os.environ["SECURE_SSL_REDIRECT"] = "false"  # the bench speaks plain HTTP to the server
     os.environ["SAY_AFTER_RATE"] = ""  # the load comes from one IP: measure, do not throttle
+{%- if cookiecutter.use_webhooks == "yes" %}
     os.environ["WEBHOOK_URLS"] = ""  # the posts the bench makes are not news for your receivers
+{%- endif %}
     for command in (["collectstatic", "--no-input"], ["migrate", "--no-input"]):
         subprocess.run([sys.executable, "manage.py", *command, "-v0"], cwd=PROJECT_DIR, check=True)
     print(HEADER)

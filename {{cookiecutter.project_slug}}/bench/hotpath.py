@@ -153,7 +153,9 @@ def load_app(which: str) -> Any:
     from bench.servers import PROJECT_SLUG
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"{PROJECT_SLUG}.settings")
+{%- if cookiecutter.use_webhooks == "yes" %}
     os.environ["WEBHOOK_URLS"] = ""  # the posts it makes are not announced to your receivers
+{%- endif %}
     module = __import__(f"{PROJECT_SLUG}.asgi", fromlist=["application"])
     if which == "project-stock-signals":
         from django.core.signals import request_started

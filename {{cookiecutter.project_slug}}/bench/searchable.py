@@ -123,7 +123,9 @@ def main() -> None:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "SECURE_SSL_REDIRECT": "false",
             "WRITE_RATE": "",
+{%- if cookiecutter.use_webhooks == "yes" %}
             "WEBHOOK_URLS": "",  # the bench's posts are not news for your receivers
+{%- endif %}
             "LOG_LEVEL": "WARNING",
             "ELASTICSEARCH_URL": url,
             "ELASTICSEARCH_NODE_CLASS": "tests.search.engine.PlainMediaTypeNode",

@@ -19,7 +19,9 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 os.environ["SAY_AFTER_RATE"] = ""  # one client opens every stream: measure, do not throttle
 os.environ["OUTBOX_WORKER"] = "false"  # the posts made for the export are not indexed meanwhile
+{%- if cookiecutter.use_webhooks == "yes" %}
 os.environ["WEBHOOK_URLS"] = ""  # nor announced to your receivers
+{%- endif %}
 django.setup()
 
 from bench.servers import PROJECT_SLUG, started  # noqa: E402

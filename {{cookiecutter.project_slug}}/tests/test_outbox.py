@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import LazySettings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
@@ -321,6 +321,21 @@ async def test_a_round_is_finished_before_its_lease_ends(
 def store_record(topic: str, key: str) -> None:
     with transaction.atomic():
         store.record(topic, [key])
+
+
+def test_the_command_forgets_a_topic_no_app_handles(echo: Echo) -> None:
+    record("kept")
+    with transaction.atomic():
+        store.record("removed.app", ["a", "b"])
+    out = StringIO()
+
+    with pytest.raises(CommandError, match=f"Still handled, not forgotten: {TOPIC}"):
+        call_command("outbox", "--forget", TOPIC, stdout=out)
+    call_command("outbox", "--forget", "removed.app", stdout=out)
+
+    assert "Forgot 2 messages of removed.app." in out.getvalue()
+    assert states() == {"kept": "pending"}
+    assert not Message.objects.filter(topic="removed.app").exists()
 
 
 def test_the_command_shows_the_backlog_and_drains_it(echo: Echo) -> None:

@@ -7,13 +7,17 @@ https://docs.djangoproject.com/en/stable/ref/settings/
 
 import logging
 from pathlib import Path
+{%- if cookiecutter.use_webhooks == "yes" %}
 from urllib.parse import urlsplit
+{%- endif %}
 
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+{%- if cookiecutter.use_webhooks == "yes" %}
 
 from webhooks.signing import secret_key
+{%- endif %}
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Post], QuerySet[Post]).
 django_stubs_ext.monkeypatch()
@@ -85,7 +89,9 @@ INSTALLED_APPS = [
     "accounts",
     "blog",
     "outbox",
+{%- if cookiecutter.use_webhooks == "yes" %}
     "webhooks",
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     "search",
 {%- endif %}
@@ -331,8 +337,10 @@ LOGGING = {
         "uvicorn": {"handlers": ["server"], "level": LOG_LEVEL, "propagate": False},
         # The app logs one access line per request (runtime/request_log.py): not uvicorn's too.
         "uvicorn.access": {"handlers": [], "propagate": False},
+{%- if cookiecutter.use_webhooks == "yes" %}
         # httpx logs each request's full URL at INFO: webhook receivers' URLs hold tokens.
         "httpx": {"level": "WARNING"},
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
         # The client logs a line per engine request and a traceback per retry; search/errors.py
         # and the outbox worker log each failure once, without the internals.
@@ -392,6 +400,7 @@ OUTBOX_KEEP_FAILED = env.float("OUTBOX_KEEP_FAILED", default=30 * 24 * 3600.0)
 # Work that keeps failing (a dependency that is down) is logged when it starts, then as a
 # summary every this many seconds, then when it works again (outbox/outages.py).
 OUTBOX_OUTAGE_SUMMARY = env.float("OUTBOX_OUTAGE_SUMMARY", default=300.0)
+{%- if cookiecutter.use_webhooks == "yes" %}
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
 # (comma-separated http(s) URLs; empty: off). Recorded with the publish, delivered by the
@@ -422,6 +431,7 @@ if WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT >= OUTBOX_LEASE / 2:
         "WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT must be under half of OUTBOX_LEASE"
     )
 WEBHOOK_MAX_AGE = env.float("WEBHOOK_MAX_AGE", default=24 * 3600.0)
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 
 # Elasticsearch {{ cookiecutter.elasticsearch_version }}.x, for search/ (the client's major matches the server's).

@@ -1,4 +1,5 @@
-"""`manage.py outbox`: the backlog; `--drain` does what is due now; `--work` runs a worker."""
+"""`manage.py outbox`: the backlog; `--drain` does what is due now; `--work` runs a worker;
+`--forget TOPIC` deletes the messages of a topic no app handles any more (an app removed)."""
 
 import asyncio
 import contextlib
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from outbox import store
 from outbox.handlers import handlers
+from outbox.models import Message
 from outbox.worker import Worker
 
 
@@ -21,8 +23,22 @@ class Command(BaseCommand):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--drain", action="store_true", help="Handle what is due, then exit.")
         group.add_argument("--work", action="store_true", help="Run a worker until stopped.")
+        parser.add_argument(
+            "--forget",
+            action="append",
+            default=[],
+            metavar="TOPIC",
+            help="Delete the messages of TOPIC, which no installed app handles (repeatable).",
+        )
 
-    def handle(self, *args: Any, drain: bool, work: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, drain: bool, work: bool, forget: list[str], **options: Any
+    ) -> None:
+        if still_handled := sorted(set(forget) & set(handlers)):
+            raise CommandError(f"Still handled, not forgotten: {', '.join(still_handled)}")
+        if forget:
+            deleted = Message.objects.filter(topic__in=forget).delete()[0]
+            self.stdout.write(f"Forgot {deleted} messages of {', '.join(sorted(set(forget)))}.")
         if (drain or work) and not handlers:
             raise CommandError("No app registered an outbox handler: there is nothing to do.")
         if drain:

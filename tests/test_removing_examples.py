@@ -1,0 +1,93 @@
+"""The baked docs/removing-examples.md, followed literally: on a project cruft made from the
+template (migrated, committed), every command of its `sh` block runs in order and succeeds,
+the block's own checks included (the suite, ruff, mypy, makemigrations --check); what is left
+has nothing of search or webhooks, as a bake without them.
+
+cruft clones the template repository: this reads its last commit, not the working tree.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import (
+    TEMPLATE_DIR,
+    BakedProject,
+    cached_find_python,
+    default_python_version,
+    uv_executable,
+)
+
+pytestmark = pytest.mark.slow
+
+CRUFT = str(Path(sys.executable).with_name("cruft"))
+# Not the project's code: tools' caches, the data, the guide itself, the .env the team owns.
+NOT_CODE = {".venv", ".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"} | {
+    ".cruft.json",
+    ".env",
+    "removing-examples.md",
+    "uv.lock",
+}
+GUIDE_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+
+
+def guide_commands(guide: str) -> list[str]:
+    found = GUIDE_BLOCK.search(guide)
+    assert found, "the guide has no sh block"
+    return [line.split("  #")[0].strip() for line in found[1].splitlines() if line.strip()]
+
+
+def test_following_the_removal_guide_leaves_a_project_that_passes_everything(
+    tmp_path: Path,
+) -> None:
+    subprocess.run(
+        [CRUFT, "create", str(TEMPLATE_DIR), "--no-input", "--output-dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    project = BakedProject(tmp_path / "my_async_api", {"project_slug": "my_async_api"})
+    python = cached_find_python(default_python_version())
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")},
+        "PATH": f"{Path(uv_executable()).parent}{os.pathsep}{os.environ['PATH']}",
+        **({"UV_PYTHON": python} if python else {}),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+
+    def run(command: str) -> None:
+        ran = subprocess.run(
+            ["bash", "-c", command],
+            cwd=project.path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+        )
+        assert ran.returncode == 0, f"{command}\n{ran.stdout[-4000:]}\n{ran.stderr[-4000:]}"
+
+    # A project in use: installed, migrated, committed.
+    for command in ("uv sync", "uv run python manage.py migrate", "git init -q", "git add -A"):
+        run(command)
+    run("git commit -qm 'the project as baked'")
+    for command in guide_commands((project.path / "docs/removing-examples.md").read_text()):
+        run(command)
+
+    assert not (project.path / "search").exists()
+    assert not (project.path / "webhooks").exists()
+    left = [
+        str(path.relative_to(project.path))
+        for path in project.path.rglob("*")
+        if path.is_file()
+        and not NOT_CODE & set(path.parts)
+        and not path.name.startswith("db.sqlite3")
+        and re.search(r"elasticsearch|webhook", path.read_text(errors="ignore"), re.I)
+    ]
+    assert left == []
+    assert list(project.path.rglob("*.rej")) == []
