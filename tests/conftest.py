@@ -97,6 +97,26 @@ class BakedProject:
         self.run(uv_executable(), "sync", timeout=900)
 
 
+def newcomer_environment(environment: dict[str, str]) -> dict[str, str]:
+    """`environment` with uv on the PATH, as a newcomer's shell has it."""
+    uv_folder = Path(uv_executable()).parent
+    return {**environment, "PATH": f"{uv_folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run_in_shell(command: str, cwd: Path, environment: dict[str, str]) -> None:
+    """One line of a README or guide, run by bash as written; fail the test if it fails."""
+    ran = subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert ran.returncode == 0, f"{command}\n{ran.stdout[-4000:]}\n{ran.stderr[-4000:]}"
+
+
 def bake(cookies, **context: str) -> BakedProject:
     result = cookies.bake(extra_context=context)
     assert result.exit_code == 0, result.exception

@@ -2,13 +2,11 @@
 default bake: the new app is mounted at /api/<name>, its own tests run and pass, and the
 whole project still passes its suite, ruff, mypy and the migrations check."""
 
-import os
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from conftest import bake, bake_and_install, uv_executable
+from conftest import bake, bake_and_install, newcomer_environment
 
 pytestmark = pytest.mark.slow
 
@@ -17,9 +15,7 @@ def test_make_app_grows_a_project_that_still_passes_everything(
     cookies, postgres_databases: Callable[[], str]
 ) -> None:
     project = bake_and_install(cookies, postgres_databases)
-    path = f"{Path(uv_executable()).parent}{os.pathsep}{os.environ['PATH']}"
-
-    project.run("make", "app", "NAME=field_notes", env={"PATH": path})
+    project.run("make", "app", "NAME=field_notes", env=newcomer_environment({}))
 
     api = (project.path / project.slug / "api.py").read_text()
     assert 'api.add_router("/field_notes", "field_notes.api.router")' in api

@@ -1,6 +1,7 @@
 """Bake every option set, then lint, type-check and run each baked project's own suite."""
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import DEFAULTS, OPTION_SETS, BakedProject
@@ -65,34 +66,31 @@ def test_default_bake_has_the_expected_files(cookies) -> None:
     assert missing == []
 
 
+def mentions(project: Path, pattern: str) -> list[str]:
+    """The files that name what `pattern` matches (the removal guide names every option)."""
+    return [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file()
+        and path.name != "removing-examples.md"
+        and re.search(pattern, path.read_text(errors="ignore"), re.I)
+    ]
+
+
 def test_without_search_nothing_of_it_is_left(cookies) -> None:
     result = cookies.bake(extra_context={"use_elasticsearch": "no"})
 
     assert result.exit_code == 0, result.exception
-    mentions = [
-        str(path.relative_to(result.project_path))
-        for path in result.project_path.rglob("*")
-        if path.is_file()
-        and path.name != "removing-examples.md"  # it names the option that took it out
-        and re.search(r"elasticsearch|search\.", path.read_text(errors="ignore"), re.I)
-    ]
     assert not (result.project_path / "search").exists()
-    assert mentions == []
+    assert mentions(result.project_path, r"elasticsearch|search\.") == []
 
 
 def test_without_webhooks_nothing_of_them_is_left(cookies) -> None:
     result = cookies.bake(extra_context={"use_webhooks": "no"})
 
     assert result.exit_code == 0, result.exception
-    mentions = [
-        str(path.relative_to(result.project_path))
-        for path in result.project_path.rglob("*")
-        if path.is_file()
-        and path.name != "removing-examples.md"
-        and re.search(r"webhook", path.read_text(errors="ignore"), re.I)
-    ]
     assert not (result.project_path / "webhooks").exists()
-    assert mentions == []
+    assert mentions(result.project_path, r"webhook") == []
 
 
 def test_the_local_cache_bake_has_nothing_of_redis(cookies) -> None:

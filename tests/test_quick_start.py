@@ -17,7 +17,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import POSTGRES_ADMIN_URL, bake, free_port, uv_executable, wait_until_up
+from conftest import (
+    POSTGRES_ADMIN_URL,
+    bake,
+    free_port,
+    newcomer_environment,
+    run_in_shell,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -87,11 +94,7 @@ def test_the_readme_quick_start_works_literally(
     assert commands[-1].startswith("uv run uvicorn "), commands
     port = free_port()
     # The environment a newcomer has: uv on the PATH, a Python uv may use, the port free.
-    environment = {
-        **project.env(),
-        "PATH": f"{Path(uv_executable()).parent}{os.pathsep}{os.environ['PATH']}",
-        "UVICORN_PORT": str(port),
-    }
+    environment = {**newcomer_environment(project.env()), "UVICORN_PORT": str(port)}
     with contextlib.ExitStack() as stack:
         if options.get("database") == "postgresql":
             # The .env names the slug's database; a run of its own gets a name of its own.
@@ -99,16 +102,7 @@ def test_the_readme_quick_start_works_literally(
             environment["DATABASE_URL"] = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         stack.enter_context(loaded_machine())
         for command in commands[:-1]:
-            ran = subprocess.run(
-                ["bash", "-c", command],
-                cwd=project.path,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            assert ran.returncode == 0, f"{command}\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
+            run_in_shell(command, project.path, environment)
         log = stack.enter_context(serving(commands[-1], project.path, environment, tmp_path))
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/api/health", *log.process_and_path())

@@ -18,7 +18,8 @@ from conftest import (
     BakedProject,
     cached_find_python,
     default_python_version,
-    uv_executable,
+    newcomer_environment,
+    run_in_shell,
 )
 
 pytestmark = pytest.mark.slow
@@ -50,27 +51,19 @@ def test_following_the_removal_guide_leaves_a_project_that_passes_everything(
     )
     project = BakedProject(tmp_path / "my_async_api", {"project_slug": "my_async_api"})
     python = cached_find_python(default_python_version())
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")},
-        "PATH": f"{Path(uv_executable()).parent}{os.pathsep}{os.environ['PATH']}",
-        **({"UV_PYTHON": python} if python else {}),
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
+    environment = newcomer_environment(
+        {
+            **{k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")},
+            **({"UV_PYTHON": python} if python else {}),
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
+    )
 
     def run(command: str) -> None:
-        ran = subprocess.run(
-            ["bash", "-c", command],
-            cwd=project.path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            check=False,
-        )
-        assert ran.returncode == 0, f"{command}\n{ran.stdout[-4000:]}\n{ran.stderr[-4000:]}"
+        run_in_shell(command, project.path, environment)
 
     # A project in use: installed, migrated, committed.
     for command in ("uv sync", "uv run python manage.py migrate", "git init -q", "git add -A"):
