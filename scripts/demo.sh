@@ -35,7 +35,7 @@ Serving $project on http://127.0.0.1:8000 (Ctrl+C stops it). Try:
   http://127.0.0.1:8000/api/say-async?delay=1&word=hello
   http://127.0.0.1:8000/api/say-sync?delay=1&word=hello
   http://127.0.0.1:8000/api/blog/posts?limit=5
-  http://127.0.0.1:8000/api/ready   (search: 503 until ELASTICSEARCH_URL in .env points at a cluster)
+  http://127.0.0.1:8000/api/ready   (shows search failed until ELASTICSEARCH_URL in .env points at a cluster)
   ab -c 100 -n 100 "http://127.0.0.1:8000/api/say-async?delay=3&word=hello"
 
 MSG
