@@ -22,58 +22,10 @@ import threading
 import time
 from typing import Any
 
+from tests.asgi_calls import call
+
 WARMUP = 200
 ROUNDS = 5
-
-
-def http_scope(
-    path: str, query: bytes = b"", headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> dict[str, Any]:
-    """The scope uvicorn gives the ASGI application for `GET path?query`."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), *headers],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
-
-
-async def call(
-    app: Any,
-    path: str,
-    query: bytes,
-    headers: tuple[tuple[bytes, bytes], ...] = (),
-    *,
-    disconnect: asyncio.Event | None = None,
-) -> int:
-    """One request through the ASGI application; its status. The client goes away once
-    `disconnect` is set (never, without one)."""
-    request_sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal request_sent
-        if not request_sent:
-            request_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await (disconnect or asyncio.Event()).wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(http_scope(path, query, headers), receive, send)
-    return status
 
 
 async def cpu_per_request(

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.signals import request_started
 from django.db import close_old_connections, connections, reset_queries
 
+# Read first: every test sees the API with the tests' own endpoints (tests/probe.py) in it.
+import tests.urls  # noqa: F401
 from accounts.models import User
 from accounts.tokens import issue_token
 from blog.models import Post

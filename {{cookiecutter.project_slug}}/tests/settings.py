@@ -27,6 +27,8 @@ SECURE_SSL_REDIRECT = False
 SERVESTATIC_USE_FINDERS = True
 # Each readiness probe checks afresh (tests/test_health.py tests the reuse on its own).
 READY_CACHE_SECONDS = 0.0
+# The project's URLs plus the tests' own endpoints (tests/probe.py), under /api/probe/.
+ROOT_URLCONF = "tests.urls"
 {%- if cookiecutter.database == "sqlite" %}
 # The test database in a file of its own (deleted after the run), not in memory: SQLite's
 # shared in-memory database refuses a locked table at once ("database table is locked"),
@@ -39,6 +41,7 @@ DATABASES["default"]["TEST"] = {  # noqa: F405
 {%- if cookiecutter.cache == "redis" %}
 # Each run counts and caches under a prefix of its own in the shared Redis (REDIS_URL), and
 # each test starts with nothing under it (tests/conftest.py).
-REDIS_KEY_PREFIX = f"tests-{uuid.uuid4().hex[:12]}:"
+# A server a test starts (tests/test_redis.py) is given the test's own.
+REDIS_KEY_PREFIX = os.environ.get("TESTS_REDIS_KEY_PREFIX") or f"tests-{uuid.uuid4().hex[:12]}:"
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
 {%- endif %}

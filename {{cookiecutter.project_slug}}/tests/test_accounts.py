@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def create(headers: dict[str, str], client: AsyncClient | None = None) -> int:
     # CSRF enforced as for a real caller (Django's test client skips it by default).
     response = await (client or AsyncClient(enforce_csrf_checks=True)).post(
-        "/api/blog/posts", {"title": "t"}, content_type="application/json", headers=headers
+        "/api/probe/groups", {"name": "t"}, content_type="application/json", headers=headers
     )
     return response.status_code
 
@@ -61,7 +61,7 @@ async def test_noting_a_tokens_use_never_holds_up_a_read(alice: User) -> None:
     holder.start()
     try:
         locked.wait(10)
-        response = await asyncio.wait_for(AsyncClient().get("/api/blog/posts", headers=headers), 10)
+        response = await asyncio.wait_for(AsyncClient().get("/api/probe/me", headers=headers), 10)
         noted_while_locked = await ApiToken.objects.filter(last_used_at__isnull=False).aexists()
     finally:
         release.set()
@@ -144,7 +144,7 @@ async def test_a_session_read_needs_no_csrf_token(alice: User) -> None:
     client = AsyncClient(enforce_csrf_checks=True)
     await client.aforce_login(alice)
 
-    assert (await client.get("/api/blog/posts")).status_code == 200
+    assert (await client.get("/api/probe/me")).status_code == 200
 
 
 async def test_the_docs_page_carries_the_csrf_token_a_session_write_needs(alice: User) -> None:
@@ -154,9 +154,9 @@ async def test_the_docs_page_carries_the_csrf_token_a_session_write_needs(alice:
     found = re.search(r'data-csrf-token="([^"]*)"', page)
     assert found and found.group(1), "the docs page has no CSRF token for its requests"
 
-    without = await client.post("/api/blog/posts", {"title": "t"}, "application/json")
+    without = await client.post("/api/probe/groups", {"name": "t"}, "application/json")
     with_token = await client.post(
-        "/api/blog/posts", {"title": "t"}, "application/json", headers={"X-CSRFToken": found[1]}
+        "/api/probe/groups", {"name": "t"}, "application/json", headers={"X-CSRFToken": found[1]}
     )
 
     assert (without.status_code, with_token.status_code) == (403, 201)
@@ -233,8 +233,8 @@ async def test_tokens_never_reach_the_logs(alice: User, written_lines: WrittenLi
 
     await create(headers)
     await create({"Authorization": f"Token {secret}"})  # a wrong scheme, refused
-    await AsyncClient().get("/api/blog/posts/1", headers={"Authorization": f"Bearer {secret}x"})
+    await AsyncClient().get("/api/probe/me", headers={"Authorization": f"Bearer {secret}x"})
 
     lines = written_lines()
-    assert any("POST /api/blog/posts 201" in line for line in lines)
+    assert any("POST /api/probe/groups 201" in line for line in lines)
     assert not [line for line in lines if secret in line or "Authorization" in line]

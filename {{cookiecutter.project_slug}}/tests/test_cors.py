@@ -16,7 +16,7 @@ async def test_a_listed_origin_gets_the_cors_headers_with_credentials() -> None:
 @override_settings(CORS_ALLOWED_ORIGINS=[LISTED])
 async def test_a_listed_origins_preflight_is_answered() -> None:
     response = await AsyncClient().options(
-        "/api/blog/posts",
+        "/api/probe/groups",
         headers={
             "Origin": LISTED,
             "Access-Control-Request-Method": "POST",

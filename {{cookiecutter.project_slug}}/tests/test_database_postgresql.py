@@ -138,7 +138,7 @@ async def test_an_exhausted_pool_is_a_503_with_retry_after() -> None:
     previous_timeout, pool.timeout = pool.timeout, 0.5
     try:
         # The view's thread asks the pool for a connection, and waits in vain.
-        response = await AsyncClient().get("/api/blog/posts")
+        response = await AsyncClient().get("/api/probe/groups/1")
     finally:
         pool.timeout = previous_timeout
         for held_connection in held:

@@ -173,7 +173,7 @@ async def test_a_locked_database_is_a_503_with_retry_after(
     holder.execute("BEGIN IMMEDIATE")
     try:
         response = await AsyncClient().post(
-            "/api/blog/posts", {"title": "waits"}, "application/json", headers=headers
+            "/api/probe/groups", {"name": "waits"}, "application/json", headers=headers
         )
     finally:
         holder.rollback()

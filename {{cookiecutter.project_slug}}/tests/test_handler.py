@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.contrib.auth.models import Group
 from django.core import signals
 from django.core.cache import cache
 from django.core.checks import run_checks
 from django.core.handlers.asgi import ASGIHandler as StockASGIHandler
 from django.db import connection, connections, transaction
 from django.http import HttpResponse
-
-from bench.hotpath import call as asgi_call
-from blog.models import Post
 
 from {{ cookiecutter.project_slug }}.asgi import application, django_application
 from {{ cookiecutter.project_slug }}.runtime import handler
@@ -33,6 +31,7 @@ from {{ cookiecutter.project_slug }}.runtime.handler import (
     request_finished_receivers,
 )
 
+from .asgi_calls import call as asgi_call
 from .conftest import OWN_HANDLER, wait_until
 
 REQUESTS = 50
@@ -71,7 +70,7 @@ def closed_caches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @OWN_HANDLER
-@pytest.mark.parametrize("path", ["/api/health", "/api/say-async"])
+@pytest.mark.parametrize("path", ["/api/health", "/api/probe/async"])
 async def test_an_async_request_starts_no_thread_and_still_finishes(
     path: str, thread_starts: list[str], closed_caches: list[int]
 ) -> None:
@@ -89,8 +88,8 @@ async def test_an_async_request_starts_no_thread_and_still_finishes(
 @OWN_HANDLER
 @pytest.mark.django_db(transaction=True)
 async def test_requests_running_sync_code_reuse_threads(thread_starts: list[str]) -> None:
-    post = await Post.objects.acreate(title="read me", published=True)
-    path = f"/api/blog/posts/{post.pk}"
+    group = await Group.objects.acreate(name="read me")
+    path = f"/api/probe/groups/{group.pk}"  # a sync view
     await call(path)  # warm up: the first request takes a thread, the next ones reuse it
     del thread_starts[:]
 
@@ -104,7 +103,7 @@ async def test_requests_running_sync_code_reuse_threads(thread_starts: list[str]
 async def test_a_requests_connection_is_closed_in_its_own_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    post = await Post.objects.acreate(title="read me", published=True)
+    group = await Group.objects.acreate(name="read me")
     backend = type(connections["default"])
     used: list[int] = []
     closed: list[int] = []
@@ -121,7 +120,7 @@ async def test_a_requests_connection_is_closed_in_its_own_thread(
     monkeypatch.setattr(backend, "ensure_connection", ensure_connection)
     monkeypatch.setattr(backend, "close_if_unusable_or_obsolete", close_if_unusable_or_obsolete)
 
-    assert await call(f"/api/blog/posts/{post.pk}") == 200
+    assert await call(f"/api/probe/groups/{group.pk}") == 200
 
     # request_finished's close_old_connections ran in the thread whose connection the
     # request used (not on the event loop, where it would find none to close).
@@ -144,7 +143,7 @@ async def test_request_finished_is_sent_when_the_client_goes_away(
     closed_caches: list[int],
 ) -> None:
     gone = asyncio.Event()
-    request = asyncio.create_task(call("/api/say-async", b"delay=5", disconnect=gone))
+    request = asyncio.create_task(call("/api/probe/async", b"delay=5", disconnect=gone))
     await asyncio.sleep(0.1)
     gone.set()
 
@@ -165,7 +164,7 @@ async def test_a_receiver_added_to_request_finished_runs_and_the_fast_path_steps
     signals.request_finished.connect(receiver)
     try:
         warnings = [message.id for message in run_checks(tags=["async"])]
-        await call("/api/say-async")
+        await call("/api/probe/async")
     finally:
         signals.request_finished.disconnect(receiver)
 
@@ -184,12 +183,12 @@ async def test_a_reused_thread_never_inherits_a_dirty_connection(response_closed
 
     def fail_inside_a_transaction() -> int:
         transaction.atomic().__enter__()  # never exited: the request raised half-way
-        Post.objects.create(title="never committed")
+        Group.objects.create(name="never committed")
         return threading.get_ident()
 
     def write() -> tuple[int, bool, bool]:
         clean = transaction.get_autocommit() and not connection.in_atomic_block
-        Post.objects.create(title="committed")
+        Group.objects.create(name="committed")
         return threading.get_ident(), clean, transaction.get_autocommit()
 
     failed = RequestExecutor(pool)
@@ -208,8 +207,8 @@ async def test_a_reused_thread_never_inherits_a_dirty_connection(response_closed
 
     assert second_thread == first_thread  # the same, reused thread
     assert clean and autocommit
-    titles = [post.title async for post in Post.objects.all()]
-    assert titles == ["committed"]
+    names = [group.name async for group in Group.objects.all()]
+    assert names == ["committed"]
 
 
 @OWN_HANDLER
@@ -219,7 +218,7 @@ async def test_past_the_kept_threads_sync_views_stay_concurrent(monkeypatch: Any
     loop = asyncio.get_running_loop()
     started = loop.time()
 
-    statuses = await asyncio.gather(*(call("/api/say-sync", b"delay=0.5") for _ in range(8)))
+    statuses = await asyncio.gather(*(call("/api/probe/sync", b"delay=0.5") for _ in range(8)))
 
     assert statuses == [200] * 8
     assert loop.time() - started < 2  # together, not two at a time (2 s) or one (4 s)

@@ -94,7 +94,7 @@ def test_health_checks_are_exempt_from_the_https_redirect(settings: LazySettings
     settings.SECURE_SSL_REDIRECT = True
 
     assert Client().get("/api/health").status_code == 200
-    assert Client().get("/api/say-sync").status_code == 301
+    assert Client().get("/api/probe/sync").status_code == 301
 
 
 @pytest.mark.parametrize("method", ["head", "options"])
@@ -123,7 +123,7 @@ def test_probes_answer_whatever_the_host_and_nothing_else_does(
 
     assert pod.get("/api/health").status_code == 200
     assert pod.get("/api/ready").status_code in (200, 503)  # answered, not refused
-    assert pod.get("/api/say-sync").status_code == 400
+    assert pod.get("/api/probe/sync").status_code == 400
     assert pod.get("/api/health/").status_code == 400  # only the probes' exact paths
 
 

@@ -35,7 +35,7 @@ async def test_wrong_method_is_a_json_405_with_allow() -> None:
 def test_a_host_not_allowed_is_a_json_400(settings: LazySettings) -> None:
     settings.ALLOWED_HOSTS = ["api.example.com"]
 
-    response = Client(HTTP_HOST="evil.example.net").get("/api/say-sync")
+    response = Client(HTTP_HOST="evil.example.net").get("/api/probe/sync")
 
     assert response.status_code == 400
     assert response.json() == {

@@ -1,26 +1,25 @@
-"""Rate limits and the post list's cache, over the key-value store of this bake (keyvalue/)."""
+"""Rate limits over the key-value store of this bake (keyvalue/), on the tests' endpoints
+(tests/probe.py): every operation's throttles work the same way."""
 
 import asyncio
 import inspect
 import threading
 
 import pytest
-from django.conf import LazySettings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client
 from ninja import NinjaAPI
 from ninja.operation import AsyncOperation
 
-from accounts.models import User
-from blog.models import Post
 from keyvalue import Hit, StoreUnavailable, get_store
 from ratelimit import limits
 from ratelimit.limits import FailOpenLog, parse_rate
 from ratelimit.operation import AsyncChecksOperation
 
-from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
+from {{ cookiecutter.project_slug }}.api import api
 
-from .conftest import MakePost, WrittenLines, bearer
+from .conftest import WrittenLines
+from .probe import ASYNC_THROTTLES, SYNC_THROTTLES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,10 +78,10 @@ async def test_async_operations_await_their_check(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(store, "hit", sync_hit)
     monkeypatch.setattr(store, "ahit", ahit)
 
-    response = await AsyncClient().get("/api/say-async")
+    response = await AsyncClient().get("/api/probe/async")
 
     assert response.status_code == 200
-    assert awaited == ["ratelimit:say-async:127.0.0.1"]
+    assert awaited == ["ratelimit:probe-async:127.0.0.1"]
 
 
 def test_ninjas_checks_are_still_what_the_awaiting_operation_copies() -> None:
@@ -114,13 +113,13 @@ async def test_a_failing_store_lets_requests_through_and_logs_it_once(
 
     monkeypatch.setattr(get_store(), "ahit", unavailable)
     monkeypatch.setattr(limits, "fail_open_log", FailOpenLog())
-    for throttle in SAY_ASYNC_THROTTLES:
+    for throttle in ASYNC_THROTTLES:
         monkeypatch.setattr(throttle, "limit", 1)
 
-    statuses = [(await AsyncClient().get("/api/say-async")).status_code for _ in range(3)]
+    statuses = [(await AsyncClient().get("/api/probe/async")).status_code for _ in range(3)]
     first_lines = [line for line in written_lines() if "failed open" in line]
     limits.fail_open_log.next_line_at = 0  # the interval is over
-    await AsyncClient().get("/api/say-async")
+    await AsyncClient().get("/api/probe/async")
     lines = [line for line in written_lines() if "failed open" in line]
 
     assert statuses == [200, 200, 200]  # over the limit of 1: nothing could count them
@@ -135,96 +134,13 @@ async def test_a_failing_store_lets_requests_through_and_logs_it_once(
     [("100/m", (100, 60)), ("10/s", (10, 1)), ("5/day", (5, 86400)), ("30/5m", (30, 300))],
 )
 def test_rates_are_read_as_documented(rate: str, expected: tuple[int, float]) -> None:
-    assert parse_rate("SAY_AFTER_RATE", rate) == expected
+    assert parse_rate("WRITE_RATE", rate) == expected
 
 
 @pytest.mark.parametrize("rate", ["100", "0/m", "ten/m", "100/week", "-1/s"])
 def test_a_bad_rate_is_a_clear_error(rate: str) -> None:
-    with pytest.raises(ImproperlyConfigured, match=r"SAY_AFTER_RATE=.*expected <count>/<period>"):
-        parse_rate("SAY_AFTER_RATE", rate)
-
-
-# The post list's cache (blog/cache.py) --------------------------------------------------------
-
-
-async def list_posts(**headers: str) -> tuple[int, bytes]:
-    response = await AsyncClient().get("/api/blog/posts", headers=headers)
-    assert response.status_code == 200
-    return response.json()["count"], response.content
-
-
-async def test_anonymous_readers_get_the_page_from_the_cache(
-    make_post: MakePost, alice: User
-) -> None:
-    await Post.objects.acreate(title="first", published=True)
-    first = await list_posts()
-    await Post.objects.acreate(title="second", published=True)
-
-    cached = await list_posts()
-    signed_in = await list_posts(**(await bearer(alice)))
-    get_store().clear()  # as when POST_LIST_CACHE_SECONDS have passed
-
-    assert first[0] == cached[0] == 1
-    assert signed_in[0] == 2  # signed-in readers skip the cache
-    assert (await list_posts())[0] == 2
-
-
-async def test_a_cached_page_is_what_the_api_answers_without_the_cache(
-    settings: LazySettings,
-) -> None:
-    await Post.objects.acreate(title="a post", body="with a body", published=True)
-    settings.POST_LIST_CACHE_SECONDS = 0
-    uncached = await list_posts()
-    settings.POST_LIST_CACHE_SECONDS = 2
-
-    rendered, from_cache = await list_posts(), await list_posts()
-
-    assert rendered == from_cache == uncached
-
-
-async def test_a_draft_never_reaches_the_cache(alice: User) -> None:
-    await Post.objects.acreate(title="secret", author=alice, published=False)
-    authors_view = await list_posts(**(await bearer(alice)))
-
-    anonymous = await list_posts()
-    anonymous_drafts = await AsyncClient().get("/api/blog/posts", {"published": "false"})
-
-    assert authors_view[0] == 1
-    assert anonymous[0] == 0
-    assert anonymous_drafts.json()["count"] == 0
-
-
-async def test_the_page_is_served_when_the_store_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def unavailable(*args: object) -> None:
-        raise StoreUnavailable("Redis reading failed: TimeoutError")
-
-    monkeypatch.setattr(get_store(), "aget", unavailable)
-    monkeypatch.setattr(get_store(), "aset", unavailable)
-    await Post.objects.acreate(title="served", published=True)
-
-    assert (await list_posts())[0] == 1
-
-
-async def test_only_the_first_pages_at_the_default_size_are_cached(
-    settings: LazySettings,
-) -> None:
-    """Anonymous callers choose offset and limit freely: a key per choice would let them fill
-    the store with pages. 60 distinct pages keep 5 at most."""
-    settings.POST_LIST_CACHE_SECONDS = 600  # none expires while the test runs
-    await Post.objects.acreate(title="a post", published=True)
-    pages = [(offset, limit) for offset in range(0, 200, 20) for limit in (20, 7, 100)]
-    pages += [(offset, 20) for offset in range(1, 11)] + [(1000 + n, 20) for n in range(20)]
-    for offset, limit in pages:
-        response = await AsyncClient().get("/api/blog/posts", {"offset": offset, "limit": limit})
-        assert response.status_code == 200
-
-    kept = []
-    for offset, limit in set(pages):
-        key = f"blog:posts:anonymous:None:{offset}:{limit}"
-        if await get_store().aget(key) is not None:
-            kept.append((offset, limit))
-
-    assert sorted(kept) == [(0, 20), (20, 20), (40, 20), (60, 20), (80, 20)]
+    with pytest.raises(ImproperlyConfigured, match=r"WRITE_RATE=.*expected <count>/<period>"):
+        parse_rate("WRITE_RATE", rate)
 
 
 async def test_cached_values_never_push_a_rate_limit_count_out() -> None:
@@ -242,14 +158,14 @@ async def test_cached_values_never_push_a_rate_limit_count_out() -> None:
     assert not (await store.ahit("ratelimit:write:1", 2, 60)).allowed
 
 
-def test_say_sync_is_refused_past_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sync_operation_is_refused_past_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sync operation's check (Ninja's allow_request, in the request's thread), on
     whichever store the project was baked with."""
-    for throttle in SAY_SYNC_THROTTLES:
+    for throttle in SYNC_THROTTLES:
         monkeypatch.setattr(throttle, "limit", 2)
     client = Client()
 
-    statuses = [client.get("/api/say-sync").status_code for _ in range(3)]
+    statuses = [client.get("/api/probe/sync").status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
 
@@ -271,12 +187,12 @@ def test_ipv6_clients_are_counted_by_their_64(address: str, counted_as: str) -> 
 def test_one_host_rotating_its_ipv6_addresses_shares_one_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for throttle in SAY_SYNC_THROTTLES:
+    for throttle in SYNC_THROTTLES:
         monkeypatch.setattr(throttle, "limit", 2)
     addresses = [f"2001:db8:1:2::{n}" for n in range(1, 4)]
     other_host = "2001:db8:1:3::1"
 
-    statuses = [Client(REMOTE_ADDR=a).get("/api/say-sync").status_code for a in addresses]
+    statuses = [Client(REMOTE_ADDR=a).get("/api/probe/sync").status_code for a in addresses]
 
     assert statuses == [200, 200, 429]
-    assert Client(REMOTE_ADDR=other_host).get("/api/say-sync").status_code == 200
+    assert Client(REMOTE_ADDR=other_host).get("/api/probe/sync").status_code == 200

@@ -1,4 +1,4 @@
-"""Request ids, the access-log line, the JSON log format, and the say-after throttle."""
+"""Request ids, the access-log line, and the JSON log format."""
 
 import asyncio
 import json
@@ -15,13 +15,12 @@ from django.db import OperationalError
 from django.test import AsyncClient, RequestFactory
 from django.utils.module_loading import import_string
 
-from bench.hotpath import http_scope
-
-from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
+from {{ cookiecutter.project_slug }}.api import api
 from {{ cookiecutter.project_slug }}.asgi import application
 from {{ cookiecutter.project_slug }}.runtime import request_log
 from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
 
+from .asgi_calls import http_scope
 from .conftest import WrittenLines
 
 
@@ -47,18 +46,18 @@ async def test_an_odd_incoming_request_id_is_replaced(incoming: str) -> None:
 
 async def test_one_access_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="access"):
-        await AsyncClient().get("/api/say-async?delay=0")
+        await AsyncClient().get("/api/probe/async?delay=0")
 
     (line,) = [record for record in caplog.records if record.name == "access"]
-    assert line.getMessage() == "GET /api/say-async 200"
-    assert (line.method, line.path, line.status) == ("GET", "/api/say-async", 200)  # type: ignore[attr-defined]
+    assert line.getMessage() == "GET /api/probe/async 200"
+    assert (line.method, line.path, line.status) == ("GET", "/api/probe/async", 200)  # type: ignore[attr-defined]
     assert line.duration_ms >= 0  # type: ignore[attr-defined]
 
 
 async def test_written_access_line_carries_the_request_id(written_lines: WrittenLines) -> None:
-    await AsyncClient().get("/api/say-async?delay=0", headers={"X-Request-ID": "trace-me-42"})
+    await AsyncClient().get("/api/probe/async?delay=0", headers={"X-Request-ID": "trace-me-42"})
 
-    (line,) = [line for line in written_lines() if "GET /api/say-async 200" in line]
+    (line,) = [line for line in written_lines() if "GET /api/probe/async 200" in line]
     assert "trace-me-42" in line
 
 
@@ -79,21 +78,6 @@ def test_json_lines_carry_the_request_id_and_access_fields() -> None:
     assert entry["time"].endswith("+00:00")
 
 
-async def test_say_after_is_throttled_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    for throttle in (*SAY_ASYNC_THROTTLES, *SAY_SYNC_THROTTLES):
-        monkeypatch.setattr(throttle, "limit", 2)
-
-    statuses = [(await AsyncClient().get("/api/say-async")).status_code for _ in range(2)]
-    throttled = await AsyncClient().get("/api/say-async")
-    other_endpoint = await AsyncClient().get("/api/say-sync")
-
-    assert statuses == [200, 200]
-    assert throttled.status_code == 429
-    assert int(throttled["Retry-After"]) > 0
-    # SAY_AFTER_RATE is per endpoint: say-async's budget spent leaves say-sync's whole.
-    assert other_endpoint.status_code == 200
-
-
 async def test_an_abandoned_request_still_gets_its_access_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -104,7 +88,7 @@ async def test_an_abandoned_request_still_gets_its_access_line(
     async def send(message: Mapping[str, Any]) -> None:
         raise AssertionError(f"nothing may be sent to a client that left: {message}")
 
-    scope = http_scope("/api/say-async", b"delay=5")
+    scope = http_scope("/api/probe/async", b"delay=5")
     with caplog.at_level(logging.INFO, logger="access"):
         request = asyncio.create_task(ASGIHandler()(scope, messages.get, send))
         await asyncio.sleep(0.3)
@@ -112,7 +96,7 @@ async def test_an_abandoned_request_still_gets_its_access_line(
         await asyncio.wait_for(request, timeout=5)
 
     (line,) = [record for record in caplog.records if record.name == "access"]
-    assert (line.method, line.path, line.status) == ("GET", "/api/say-async", 499)  # type: ignore[attr-defined]
+    assert (line.method, line.path, line.status) == ("GET", "/api/probe/async", 499)  # type: ignore[attr-defined]
     assert 100 <= line.duration_ms < 5000  # type: ignore[attr-defined]  # until it left
 
 
@@ -144,14 +128,14 @@ def lines_in_format(
 async def test_no_client_value_can_forge_a_log_line(lines_in_format: WrittenLines) -> None:
     """Every line that logs a client's value (the path, here) stays one line, in both
     formats: the access line, Django's "Not Found", the body limit, the error handlers."""
-    forged_path = f"/api/say-async{quote(FORGED)}"
+    forged_path = f"/api/probe/async{quote(FORGED)}"
     await AsyncClient().get(forged_path)  # the access line
     await AsyncClient().get(f"/api/nothing-here{quote(FORGED)}")  # Django's "Not Found"
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         too_large = {"Content-Length": str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
         await client.post(forged_path, headers=too_large)  # the body limit
-    request = RequestFactory().get(f"/api/blog/posts{FORGED}")
+    request = RequestFactory().get(f"/api/probe/me{FORGED}")
     api.on_exception(request, OperationalError("database is locked"))  # the database's 503
 
     lines = lines_in_format()

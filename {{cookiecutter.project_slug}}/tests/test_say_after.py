@@ -9,7 +9,10 @@ from django.test import AsyncClient, Client
 from ninja.testing import TestAsyncClient, TestClient
 
 from {{ cookiecutter.project_slug }} import api as say_after
-from {{ cookiecutter.project_slug }}.api import api
+from {{ cookiecutter.project_slug }}.api import SAY_ASYNC_THROTTLES, SAY_SYNC_THROTTLES, api
+from {{ cookiecutter.project_slug }}.asgi import application
+
+from .asgi_calls import thread_hops
 
 sync_client = TestClient(api)
 async_client = TestAsyncClient(api)
@@ -106,3 +109,26 @@ async def test_bad_query_is_a_422_naming_the_field(
     errors = response.json()["detail"]
     assert [error["loc"] for error in errors] == [["query", field]]
     assert errors[0]["msg"]
+
+
+async def test_say_after_is_throttled_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    for throttle in (*SAY_ASYNC_THROTTLES, *SAY_SYNC_THROTTLES):
+        monkeypatch.setattr(throttle, "limit", 2)
+
+    statuses = [(await AsyncClient().get("/api/say-async")).status_code for _ in range(2)]
+    throttled = await AsyncClient().get("/api/say-async")
+    other_endpoint = await AsyncClient().get("/api/say-sync")
+
+    assert statuses == [200, 200]
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
+    # SAY_AFTER_RATE is per endpoint: say-async's budget spent leaves say-sync's whole.
+    assert other_endpoint.status_code == 200
+
+
+async def test_say_async_sends_no_work_to_a_thread() -> None:
+    # It may cost what Django costs any async view (health), and not one hop more.
+    health_hops = await thread_hops(application, "/api/health")
+    say_async_hops = await thread_hops(application, "/api/say-async?delay=0.01")
+
+    assert len(say_async_hops) == len(health_hops), say_async_hops

@@ -1,6 +1,6 @@
 """A loopback TCP proxy that delays every chunk, each way: a distant or slow Redis, here.
 
-Used by bench/ratelimit.py and tests/test_redis.py. Chunks keep their order; each is sent
+Used by tests/test_redis.py and bench/ratelimit.py. Chunks keep their order; each is sent
 `delay` seconds after it arrived, so a round trip takes 2 x delay more than it would.
 """
 
