@@ -18,6 +18,17 @@ def generate_secret_key() -> str:
 # What each option that can be turned off owns, whole files and folders only.
 SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py", "docs/search.md"]
 WEBHOOK_PATHS = ["webhooks", "tests/test_webhooks.py", "docs/webhooks.md"]
+SAY_AFTER_PATHS = ["tests/test_say_after.py", "tests/test_say_stream.py"]
+# The bench measures the async path on the say-after and blog endpoints: it goes with either.
+BENCH_PATHS = ["bench", "docs/bench.png"]
+BLOG_PATHS = [
+    "blog",
+    "tests/test_blog_api.py",
+    "tests/test_blog_queries.py",
+    "tests/test_blog_cache.py",
+    "tests/test_blog_export.py",
+    "tests/test_permissions.py",
+]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
 CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
@@ -40,7 +51,7 @@ REDIS_PATHS = [
     "keyvalue/django_cache.py",
     "tests/test_redis.py",
     "bench/ratelimit.py",
-    "bench/latency_proxy.py",
+    "tests/latency_proxy.py",
 ]
 
 
@@ -66,6 +77,11 @@ def write_env_file(project: Path) -> None:
 
 
 def print_next_steps(project: Path) -> None:
+    seed_posts = (
+        "uv run python manage.py seed_posts --count 100\n    "
+        if "{{ cookiecutter.use_blog }}" == "yes"
+        else ""
+    )
     create_database = (
         "uv run python manage.py create_database  # once: the database of DATABASE_URL\n    "
         if "{{ cookiecutter.database }}" == "postgresql"
@@ -78,8 +94,7 @@ Baked {project.name}. Next (README.md, Quick start):
     cd {project}
     uv sync                      # make .venv and uv.lock (commit uv.lock)
     {create_database}uv run python manage.py migrate
-    uv run python manage.py seed_posts --count 100
-    uv run uvicorn {project.name}.asgi:application
+    {seed_posts}uv run uvicorn {project.name}.asgi:application
 
 Then open http://127.0.0.1:8000/api/docs. Tests: uv run pytest. Your own app: make app NAME=notes
 """
@@ -88,6 +103,14 @@ Then open http://127.0.0.1:8000/api/docs. Tests: uv run pytest. Your own app: ma
 
 def main() -> None:
     project = Path.cwd()
+    if "{{ cookiecutter.use_say_after }}" != "yes":
+        remove_paths(project, SAY_AFTER_PATHS)
+    if "{{ cookiecutter.use_blog }}" != "yes":
+        remove_paths(project, BLOG_PATHS)
+    if "no" in ("{{ cookiecutter.use_say_after }}", "{{ cookiecutter.use_blog }}"):
+        remove_paths(project, BENCH_PATHS)
+    if "yes" not in ("{{ cookiecutter.use_say_after }}", "{{ cookiecutter.use_blog }}"):
+        remove_paths(project, ["docs/streaming.md"])  # what it describes is gone
     if "{{ cookiecutter.use_elasticsearch }}" != "yes":
         remove_paths(project, SEARCH_PATHS)
     if "{{ cookiecutter.use_webhooks }}" != "yes":

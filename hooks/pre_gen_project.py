@@ -78,6 +78,19 @@ def email_problem(email: str) -> str | None:
     return None
 
 
+def examples_problem(answers: dict[str, str]) -> str | None:
+    """Search indexes the blog's posts and webhooks announce them: neither stands alone."""
+    if answers["use_blog"] == "yes":
+        return None
+    needing = [option for option in ("use_elasticsearch", "use_webhooks") if answers[option] == "yes"]
+    if not needing:
+        return None
+    return (
+        f"use_blog=no needs {' and '.join(f'{option}=no' for option in needing)}: "
+        "search and webhooks work on the blog's posts"
+    )
+
+
 def problems(answers: dict[str, str]) -> list[str]:
     found = [
         text_problem("project_name", answers["project_name"]),
@@ -85,6 +98,7 @@ def problems(answers: dict[str, str]) -> list[str]:
         text_problem("author_name", answers["author_name"]),
         slug_problem(answers["project_slug"]),
         email_problem(answers["author_email"]),
+        examples_problem(answers),
     ]
     return [problem for problem in found if problem]
 

@@ -24,7 +24,7 @@ class LocalStore:
     def __init__(self) -> None:
         self.counts = LocMemCache("keyvalue-counts", {"OPTIONS": {"MAX_ENTRIES": MAX_COUNTS}})
         self.cache = LocMemCache("keyvalue-cache", {"OPTIONS": {"MAX_ENTRIES": MAX_CACHED}})
-        # Sync operations (say-sync) count from many threads: read and write as one step.
+        # Sync operations count from many threads: read and write as one step.
         self.lock = threading.Lock()
 
     def hit(self, key: str, limit: int, window: float) -> Hit:

@@ -7,7 +7,7 @@ Redis's own, so workers whose clocks differ still agree.
 
 On the event loop every call goes through redis.asyncio, one client per loop
 (runtime/loop_clients.py): no thread, and the loop serves other requests while Redis
-answers. Sync code (say-sync's thread, WSGI, on_commit) uses one thread-safe sync client.
+answers. Sync code (a sync view's thread, WSGI, on_commit) uses one thread-safe sync client.
 
 Redis down or slow is not an outage: a call waits at most REDIS_TIMEOUT, then raises
 StoreUnavailable; after a failure, calls fail at once for REDIS_RETRY_INTERVAL seconds
@@ -15,7 +15,7 @@ instead of each waiting the timeout out again.
 
 A burst is not a slow Redis. A loop's calls take turns on REDIS_MAX_CONNECTIONS connections
 (a semaphore per loop), and REDIS_TIMEOUT starts once a call has its connection: 1 000
-checks at once on one loop are all counted (bench/ratelimit.py), where a timeout that also
+checks at once on one loop are all counted (the template's bench), where a timeout that also
 covered the wait for a connection failed them open. The wait is bounded too
 (REDIS_QUEUE_TIMEOUT); past it the call fails open without marking Redis as failed.
 """

@@ -2,7 +2,7 @@
 
 With the `redis` store the count is one for every worker and replica, taken atomically, so
 together they let through at most the configured rate per client. On the event loop the
-check is awaited (operation.py); sync operations (say-sync, in their thread) call
+check is awaited (operation.py); sync operations (in their request's thread) call
 allow_request as Ninja does.
 
 A store that fails or is slow does not stop the API: the request is served ("fails open"),

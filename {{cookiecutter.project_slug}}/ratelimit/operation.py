@@ -1,8 +1,8 @@
 """Throttles awaited on the event loop.
 
 Ninja checks throttles synchronously, even in an async operation: a check that asks Redis
-would stop the loop, and every request on it, for a network round trip (measured in
-bench/ratelimit.py). AsyncChecksOperation is Ninja's AsyncOperation with the RateLimit
+would stop the loop, and every request on it, for a network round trip (measured by the
+template's bench/ratelimit.py). AsyncChecksOperation is Ninja's AsyncOperation with the RateLimit
 checks awaited; AsyncThrottleChecks makes the API use it for every async operation.
 """
 

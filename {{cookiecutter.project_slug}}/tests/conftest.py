@@ -15,7 +15,9 @@ from django.db import close_old_connections, connections, reset_queries
 import tests.urls  # noqa: F401
 from accounts.models import User
 from accounts.tokens import issue_token
+{%- if cookiecutter.use_blog == "yes" %}
 from blog.models import Post
+{%- endif %}
 from keyvalue import get_store
 
 from {{ cookiecutter.project_slug }}.runtime.lifespan import app_hooks
@@ -33,7 +35,9 @@ OWN_MIDDLEWARE = pytest.mark.skipif(
     reason="STOCK_MIDDLEWARE is on: Django's middleware serves, not runtime/middleware.py",
 )
 
+{%- if cookiecutter.use_blog == "yes" %}
 MakePost = Callable[..., Post]
+{%- endif %}
 MakeUser = Callable[..., User]
 WrittenLines = Callable[[], list[str]]
 
@@ -53,6 +57,9 @@ async def wait_until(condition: Callable[[], Awaitable[bool]]) -> None:
     raise AssertionError(f"still false after {WAIT_LIMIT} s: {condition}")
 
 
+{%- if cookiecutter.use_blog == "yes" %}
+
+
 @pytest.fixture
 def make_post(db: None) -> MakePost:
     """Create a post with the sync ORM (fixtures run outside the event loop)."""
@@ -67,6 +74,7 @@ def make_post(db: None) -> MakePost:
         return Post.objects.create(title=title, body=body, published=published, author=author)
 
     return make
+{%- endif %}
 
 
 @pytest.fixture

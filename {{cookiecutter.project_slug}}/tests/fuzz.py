@@ -4,8 +4,13 @@ Schemathesis reads /api/openapi.json and sends generated requests, valid and not
 every operation for a bounded time, checking: no 5xx, only documented statuses, answers
 that match their schemas and content types, invalid input refused, wrong methods a 405.
 It runs against a scratch database (FUZZ_DATABASE_URL, by default a temporary SQLite
-file; point it at a scratch PostgreSQL database to fuzz that), with throttles off and
-say-after delays capped at 0.05 s{% if cookiecutter.use_elasticsearch == "yes" %}, and the in-memory search engine the tests use{% endif %}.
+file; point it at a scratch PostgreSQL database to fuzz that), with throttles off.
+{%- if cookiecutter.use_say_after == "yes" %}
+Say-after delays are capped at 0.05 s.
+{%- endif %}
+{%- if cookiecutter.use_elasticsearch == "yes" %}
+Search runs on the in-memory engine the tests use.
+{%- endif %}
 
     uv run --group fuzz python -m tests.fuzz [--max-time SECONDS] [schemathesis options]
 """
@@ -76,9 +81,11 @@ def main() -> int:
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "SECURE_SSL_REDIRECT": "false",
-            "SAY_AFTER_RATE": "",
             "WRITE_RATE": "",
+{%- if cookiecutter.use_say_after == "yes" %}
+            "SAY_AFTER_RATE": "",
             "SAY_AFTER_MAX_DELAY": "0.05",
+{%- endif %}
             "LOG_FLUSH_INTERVAL": "0",
         }
 {%- if cookiecutter.use_elasticsearch == "yes" %}

@@ -1,3 +1,4 @@
+{%- if cookiecutter.use_say_after == "yes" -%}
 """The project's NinjaAPI: the say-after endpoints, and every app's router.
 
 Ninja makes a whole URL path async if any operation on it is async, so sync and
@@ -19,6 +20,13 @@ from accounts.auth import add_error_handlers as add_auth_error_handlers
 from accounts.docs import SessionSwagger
 from ratelimit.limits import ClientIPRateLimit
 from ratelimit.operation import AsyncThrottleChecks
+{%- else -%}
+"""The project's NinjaAPI, and every app's router."""
+
+from accounts.auth import add_error_handlers as add_auth_error_handlers
+from accounts.docs import SessionSwagger
+from ratelimit.operation import AsyncThrottleChecks
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 from search.errors import add_error_handlers as add_search_error_handlers
 {%- endif %}
@@ -34,9 +42,13 @@ class API(ContractAPI, AsyncThrottleChecks):
 
 # Declared for the docs page and for clients that group operations by tag.
 TAGS = [
+{%- if cookiecutter.use_say_after == "yes" %}
     {"name": "say-after", "description": "Say a word after a delay: sync, async, streamed."},
+{%- endif %}
     {"name": "health", "description": "Liveness and readiness probes."},
+{%- if cookiecutter.use_blog == "yes" %}
     {"name": "blog", "description": "Posts: read by anyone, written by their authors."},
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     {"name": "search", "description": "Full-text search over the published posts."},
 {%- endif %}
@@ -54,12 +66,15 @@ api = API(
 add_auth_error_handlers(api)
 add_database_error_handlers(api)
 api.add_router("", "{{ cookiecutter.project_slug }}.health.router")
+{%- if cookiecutter.use_blog == "yes" %}
 api.add_router("/blog", "blog.api.router")
+{%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 api.add_router("/search", "search.api.router")
 add_search_error_handlers(api)
 {%- endif %}
 # Routers of apps made with `make app` go below this line.
+{%- if cookiecutter.use_say_after == "yes" %}
 
 
 def say_after_throttles(endpoint: str) -> list[BaseThrottle]:
@@ -175,3 +190,4 @@ async def wait_keeping_alive(seconds: float) -> AsyncIterator[str]:
         await asyncio.sleep(min(left, settings.SAY_STREAM_KEEP_ALIVE))
         if deadline - loop.time() > 0:
             yield KEEP_ALIVE
+{%- endif %}

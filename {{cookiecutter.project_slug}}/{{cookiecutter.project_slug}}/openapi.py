@@ -11,7 +11,7 @@ on the operation, with the shared schemas from errors.py.
 
 It is also written for client generators and linters (Redocly's `recommended` rules and
 Spectral's `spectral:oas`, run on every bake by the template's tests): operation ids are
-the view functions' names (`list_posts`, not one prefixed with the project's module path, so
+the view functions' names (`health`, not one prefixed with the project's module path, so
 generated methods keep their names when the project is renamed), an operation without auth
 says so (`security: []`), and components no operation uses are left out.
 """

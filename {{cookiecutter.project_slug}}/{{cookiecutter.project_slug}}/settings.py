@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from webhooks.signing import secret_key
 {%- endif %}
 
-# Lets generic Django classes be subscripted at run time (ModelAdmin[Post], QuerySet[Post]).
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Model], QuerySet[Model]).
 django_stubs_ext.monkeypatch()
 
 # Paths: BASE_DIR is the directory that holds manage.py.
@@ -87,7 +87,9 @@ INSTALLED_APPS = [
     "ninja",
     "{{ cookiecutter.project_slug }}",
     "accounts",
+{%- if cookiecutter.use_blog == "yes" %}
     "blog",
+{%- endif %}
     "outbox",
 {%- if cookiecutter.use_webhooks == "yes" %}
     "webhooks",
@@ -228,7 +230,7 @@ ASGI_THREADS_KEPT = env.int("ASGI_THREADS_KEPT", default=64)
 {%- if cookiecutter.database == "sqlite" %}
 # Request threads are reused (runtime/handler.py), so each may keep its connection between
 # requests: at most ASGI_THREADS_KEPT connections, and a database read costs about a third
-# less CPU than with a new connection per request (bench/hotpath.py --read: 1300 -> 875 us).
+# less CPU than with a new connection per request (the template's bench: 1300 -> 875 us).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 {%- else %}
 # psycopg's pool already keeps connections between requests (Django refuses both at once).
@@ -237,7 +239,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # ATOMIC_REQUESTS stays off: Django refuses it for async views.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache, rate-limit counts and the post list's cache (keyvalue/).
+# Cache, rate-limit counts{% if cookiecutter.use_blog == "yes" %} and the post list's cache{% endif %} (keyvalue/).
 # https://docs.djangoproject.com/en/stable/topics/cache/
 {%- if cookiecutter.cache == "redis" %}
 # On Redis, shared by every worker and replica: a client is limited once, whatever process
@@ -273,7 +275,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 READY_REQUIRES_CACHE = env.bool("READY_REQUIRES_CACHE", default=False)
 {%- else %}
 # In this process's memory: nothing to run, but each worker process counts and caches
-# alone (2 workers let through twice SAY_AFTER_RATE). Bake with cache=redis to share them.
+# alone (2 workers let through twice a rate limit). Bake with cache=redis to share them.
 KEYVALUE_STORE = "keyvalue.local.LocalStore"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 {%- endif %}
@@ -356,14 +358,16 @@ logging.captureWarnings(True)
 logging.logThreads = logging.logMultiprocessing = False
 
 # The API's own settings.
+{%- if cookiecutter.use_say_after == "yes" %}
 # Requests per client IP to each say-after endpoint ("600/m"; empty: no limit), counted in
 # the key-value store above (ratelimit/).
 SAY_AFTER_RATE = env.str("SAY_AFTER_RATE", default="600/m")
+{%- endif %}
 # The client IP is REMOTE_ADDR, which uvicorn --proxy-headers sets from trusted proxies only;
 # never a client-sent X-Forwarded-For.
 NINJA_NUM_PROXIES = 0
 # Writes (create, edit, publish, delete) per signed-in user ("60/m"; empty: no limit), counted
-# like SAY_AFTER_RATE.
+# in the key-value store above (ratelimit/).
 WRITE_RATE = env.str("WRITE_RATE", default="60/m")
 # Bytes a request body may have; past it, 413 before the body is read (runtime/body_limit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
@@ -373,17 +377,22 @@ ADMIN_UPLOAD_MAX_BYTES = env.int("ADMIN_UPLOAD_MAX_BYTES", default=20 * 1024 * 1
 # (the probe is public: at most one run of its checks per process in that time).
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=1.0)
+{%- if cookiecutter.use_say_after == "yes" %}
 # Upper bound (seconds) for ?delay= of the say-after endpoints.
 SAY_AFTER_MAX_DELAY = env.float("SAY_AFTER_MAX_DELAY", default=10.0)
 # Seconds between keep-alive comments of /api/say-stream while it waits (proxies close a
 # connection that stays silent too long).
 SAY_STREAM_KEEP_ALIVE = env.float("SAY_STREAM_KEEP_ALIVE", default=15.0)
+{%- endif %}
+{%- if cookiecutter.use_blog == "yes" %}
 # Seconds anonymous callers' pages of GET /api/blog/posts are cached (blog/cache.py); 0: off.
 POST_LIST_CACHE_SECONDS = env.float("POST_LIST_CACHE_SECONDS", default=2.0)
+{%- endif %}
 
-# The outbox (outbox/): work recorded with the database change that calls for it (indexing
-# a post), done by a worker in every server process, started by the ASGI lifespan. Turn it
-# off where another process runs `manage.py outbox --work` (WSGI servers have no lifespan).
+# The outbox (outbox/): work recorded with the database change that calls for it (sending a
+# webhook, indexing a document), done by a worker in every server process, started by the
+# ASGI lifespan. Turn it off where another process runs `manage.py outbox --work` (WSGI
+# servers have no lifespan).
 OUTBOX_WORKER = env.bool("OUTBOX_WORKER", default=True)
 # Seconds between looks at the table; a change committed in the same process wakes its
 # worker at once.

@@ -1,7 +1,7 @@
 """`manage.py create_api_token USERNAME [--new-user] [--name N] [--expires-in-days D]`.
 
 An API client is best a user of its own, with no staff rights and no password: `--new-user`
-makes one (it may write posts of its own; grant more with groups in the admin).
+makes one (it may write what any signed-in user may; grant more with groups in the admin).
 
 Prints the token once, alone on the last line (so `| tail -n 1` captures it): only its
 digest is stored, so it cannot be shown again. Revoke it in the admin.

@@ -6,8 +6,8 @@ so under load some writers wait for seconds. Here the threads of one process tak
 on a lock of their own before BEGIN IMMEDIATE, and a thread that waits is woken as soon
 as the lock is free. SQLite's busy handler is then left for writers in other processes.
 
-Measured (bench/searchable.py, one uvicorn worker, 20 clients creating posts): p99 of a
-create from 1.2 s down to 0.19 s, max from 2.5 s to 0.26 s, 146 to 174-218 posts/s.
+Measured (the template's bench, one uvicorn worker, 20 clients writing rows at once): p99 of
+a write from 1.2 s down to 0.19 s, max from 2.5 s to 0.26 s, 146 to 174-218 writes/s.
 """
 
 import threading
