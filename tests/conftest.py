@@ -241,6 +241,11 @@ def uvicorn_server(default_project: BakedProject, tmp_path: Path) -> Iterator[Se
         yield server
 
 
+# What names the examples, where one is left out: say-after's paths and settings; the blog's
+# app and paths, model, command and words (match it case-sensitively: POST is not a post).
+SAY_AFTER_WORDS = r"say[-_](sync|async|after|stream)|say_events|SAY_"
+BLOG_WORDS = r"blog|\bPosts?\b|\bposts\b|seed_posts|\ba post\b|POST_LIST"
+
 # Every cookiecutter choice appears in at least one option set.
 OPTION_SETS = [
     pytest.param({}, id="defaults"),
@@ -258,6 +263,8 @@ OPTION_SETS = [
         {
             "python_version": "3.13",
             "project_name": "Inventory and Order Tracking Service",
+            "use_say_after": "no",
+            "use_blog": "no",
             "use_elasticsearch": "no",
             "use_webhooks": "no",
             "use_docker": "no",
@@ -265,6 +272,8 @@ OPTION_SETS = [
         },
         id="py313-long-name-no-extras",
     ),
+    # The bench goes; the blog, and search and webhooks on it, stay.
+    pytest.param({"use_say_after": "no"}, id="no-say-after"),
 ]
 
 

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULTS, OPTION_SETS, BakedProject
+from conftest import BLOG_WORDS, DEFAULTS, OPTION_SETS, SAY_AFTER_WORDS, BakedProject
 
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s*(if|for|endif|endfor|raw)\b|cookiecutter\.")
 
@@ -66,14 +66,14 @@ def test_default_bake_has_the_expected_files(cookies) -> None:
     assert missing == []
 
 
-def mentions(project: Path, pattern: str) -> list[str]:
+def mentions(project: Path, pattern: str, flags: int = re.I) -> list[str]:
     """The files that name what `pattern` matches (the removal guide names every option)."""
     return [
         str(path.relative_to(project))
         for path in project.rglob("*")
         if path.is_file()
         and path.name != "removing-examples.md"
-        and re.search(pattern, path.read_text(errors="ignore"), re.I)
+        and re.search(pattern, path.read_text(errors="ignore"), flags)
     ]
 
 
@@ -91,6 +91,25 @@ def test_without_webhooks_nothing_of_them_is_left(cookies) -> None:
     assert result.exit_code == 0, result.exception
     assert not (result.project_path / "webhooks").exists()
     assert mentions(result.project_path, r"webhook") == []
+
+
+def test_without_the_blog_nothing_of_it_is_left(cookies) -> None:
+    result = cookies.bake(
+        extra_context={"use_blog": "no", "use_elasticsearch": "no", "use_webhooks": "no"}
+    )
+
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / "blog").exists()
+    assert not (result.project_path / "bench").exists()  # it measures on the blog too
+    assert mentions(result.project_path, BLOG_WORDS, flags=0) == []  # POST is not a post
+
+
+def test_without_say_after_nothing_of_it_is_left(cookies) -> None:
+    result = cookies.bake(extra_context={"use_say_after": "no"})
+
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / "bench").exists()
+    assert mentions(result.project_path, SAY_AFTER_WORDS) == []
 
 
 def test_the_local_cache_bake_has_nothing_of_redis(cookies) -> None:

@@ -37,6 +37,9 @@ def test_bad_slug_stops_the_bake_and_leaves_nothing(
         ({"description": 'say "hi"'}, "description must not contain double quotes"),
         ({"author_name": "back\\slash"}, "author_name must not contain"),
         ({"project_name": "It's ''' odd"}, None),
+        ({"use_blog": "no"}, "use_blog=no needs use_elasticsearch=no and use_webhooks=no"),
+        ({"use_blog": "no", "use_elasticsearch": "no"}, "use_blog=no needs use_webhooks=no"),
+        ({"use_blog": "no", "use_elasticsearch": "no", "use_webhooks": "no"}, None),
     ],
 )
 def test_free_text_answers_are_checked(

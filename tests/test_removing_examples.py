@@ -1,7 +1,7 @@
 """The baked docs/removing-examples.md, followed literally: on a project cruft made from the
-template (migrated, committed), every command of its `sh` block runs in order and succeeds,
-the block's own checks included (the suite, ruff, mypy, makemigrations --check); what is left
-has nothing of search or webhooks, as a bake without them.
+template (migrated, with posts, committed), every command of its `sh` block runs in order and
+succeeds, the block's own checks included (the suite, ruff, mypy, makemigrations --check);
+what is left has nothing of say-after, the blog, search or webhooks, as a bake without them.
 
 cruft clones the template repository: this reads its last commit, not the working tree.
 """
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    BLOG_WORDS,
+    SAY_AFTER_WORDS,
     TEMPLATE_DIR,
     BakedProject,
     cached_find_python,
@@ -66,21 +68,36 @@ def test_following_the_removal_guide_leaves_a_project_that_passes_everything(
         run_in_shell(command, project.path, environment)
 
     # A project in use: installed, migrated, committed.
-    for command in ("uv sync", "uv run python manage.py migrate", "git init -q", "git add -A"):
+    for command in (
+        "uv sync",
+        "uv run python manage.py migrate",
+        "uv run python manage.py seed_posts --count 5",  # rows for `migrate zero` to drop
+        "git init -q",
+        "git add -A",
+    ):
         run(command)
     run("git commit -qm 'the project as baked'")
     for command in guide_commands((project.path / "docs/removing-examples.md").read_text()):
         run(command)
 
-    assert not (project.path / "search").exists()
-    assert not (project.path / "webhooks").exists()
-    left = [
-        str(path.relative_to(project.path))
+    for removed in ("search", "webhooks", "blog", "bench", "tests/test_say_after.py"):
+        assert not (project.path / removed).exists(), removed
+    code = [
+        path
         for path in project.path.rglob("*")
         if path.is_file()
         and not NOT_CODE & set(path.parts)
         and not path.name.startswith("db.sqlite3")
-        and re.search(r"elasticsearch|webhook", path.read_text(errors="ignore"), re.I)
     ]
-    assert left == []
+    for words, flags in (
+        (r"elasticsearch|webhook", re.I),
+        (SAY_AFTER_WORDS, re.I),
+        (BLOG_WORDS, 0),  # POST is not a post
+    ):
+        left = [
+            str(path.relative_to(project.path))
+            for path in code
+            if re.search(words, path.read_text(errors="ignore"), flags)
+        ]
+        assert left == [], words
     assert list(project.path.rglob("*.rej")) == []

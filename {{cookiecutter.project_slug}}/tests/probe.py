@@ -2,7 +2,7 @@
 
 The parts around every endpoint (the thread-free handler, the middleware, auth, rate limits,
 the request log, the database backends) are tested on these rather than on the examples, so
-that they stay tested in a project without the blog or say-after (docs/removing-examples.md).
+that they stay tested in a project that removed the examples (docs/removing-examples.md).
 Their writes go to Django's own Group model: no table of their own to migrate.
 """
 

@@ -390,7 +390,7 @@ POST_LIST_CACHE_SECONDS = env.float("POST_LIST_CACHE_SECONDS", default=2.0)
 {%- endif %}
 
 # The outbox (outbox/): work recorded with the database change that calls for it (sending a
-# webhook, indexing a document), done by a worker in every server process, started by the
+# message, indexing a document), done by a worker in every server process, started by the
 # ASGI lifespan. Turn it off where another process runs `manage.py outbox --work` (WSGI
 # servers have no lifespan).
 OUTBOX_WORKER = env.bool("OUTBOX_WORKER", default=True)
