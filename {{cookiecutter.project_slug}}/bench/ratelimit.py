@@ -24,8 +24,8 @@ django.setup()
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from tests.latency_proxy import latency_proxy  # noqa: E402
 from keyvalue.redis_store import RedisStore  # noqa: E402
+from tests.latency_proxy import latency_proxy  # noqa: E402
 
 from {{ cookiecutter.project_slug }}.runtime.loop_clients import mark_loop_long_lived  # noqa: E402
 
