@@ -82,7 +82,7 @@ def examples_problem(answers: dict[str, str]) -> str | None:
     """Search indexes the blog's posts and webhooks announce them: neither stands alone."""
     if answers["use_blog"] == "yes":
         return None
-    needing = [option for option in ("use_elasticsearch", "use_webhooks") if answers[option] == "yes"]
+    needing = [name for name in ("use_elasticsearch", "use_webhooks") if answers[name] == "yes"]
     if not needing:
         return None
     return (
