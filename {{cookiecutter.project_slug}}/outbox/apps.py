@@ -7,12 +7,16 @@ class OutboxConfig(AppConfig):
 
     async def startup(self) -> None:
         """Called by the ASGI lifespan wrapper: start this process's worker."""
+        from .task_worker import start_task_worker
         from .worker import start_worker
 
         start_worker()
+        start_task_worker()
 
     async def shutdown(self) -> None:
         """Called by the ASGI lifespan wrapper: stop the worker, handing back what it holds."""
+        from .task_worker import stop_task_worker
         from .worker import stop_worker
 
         await stop_worker()
+        await stop_task_worker()

@@ -1,27 +1,32 @@
-"""Wake this process's worker when a message is committed, instead of waiting for its poll.
+"""Wake this process's workers when work is committed, instead of waiting for their poll.
 
-Workers of other processes see the message at their next poll (OUTBOX_POLL_INTERVAL).
+Workers of other processes see it at their next poll (OUTBOX_POLL_INTERVAL).
 """
 
 import asyncio
 
-_events: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+_events: dict[asyncio.AbstractEventLoop, set[asyncio.Event]] = {}
 
 
 def listen() -> asyncio.Event:
-    """The running loop's wake-up event (its worker waits on it)."""
+    """A wake-up event of the running loop's own, for one worker to wait on."""
+    event = asyncio.Event()
+    _events.setdefault(asyncio.get_running_loop(), set()).add(event)
+    return event
+
+
+def forget(event: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
-    return _events.setdefault(loop, asyncio.Event())
-
-
-def forget() -> None:
-    _events.pop(asyncio.get_running_loop(), None)
+    _events.get(loop, set()).discard(event)
+    if not _events.get(loop):
+        _events.pop(loop, None)
 
 
 def wake() -> None:
     """Callable from any thread (it runs after a commit, in the ORM's thread)."""
-    for loop, event in list(_events.items()):
+    for loop, events in list(_events.items()):
         if loop.is_closed():
             _events.pop(loop, None)
         else:
-            loop.call_soon_threadsafe(event.set)
+            for event in list(events):
+                loop.call_soon_threadsafe(event.set)

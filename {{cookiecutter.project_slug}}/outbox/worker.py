@@ -159,7 +159,7 @@ class Worker:
                         release = sync_to_async(store.release)(self.token)
                         await asyncio.wait_for(release, STOP_TIMEOUT)
         finally:
-            wakeup.forget()
+            wakeup.forget(event)
             thread.shutdown()
 
     async def _loop(self, event: asyncio.Event) -> None:

@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "servestatic",
+{%- if cookiecutter.python_version == "3.11" %}
+    "django_tasks",  # the Tasks framework's backport (outbox/compat.py)
+{%- endif %}
     "corsheaders",
     # Ninja in INSTALLED_APPS serves the API docs' assets as static files, not from a CDN.
     "ninja",
@@ -409,6 +412,12 @@ OUTBOX_KEEP_FAILED = env.float("OUTBOX_KEEP_FAILED", default=30 * 24 * 3600.0)
 # Work that keeps failing (a dependency that is down) is logged when it starts, then as a
 # summary every this many seconds, then when it works again (outbox/outages.py).
 OUTBOX_OUTAGE_SUMMARY = env.float("OUTBOX_OUTAGE_SUMMARY", default=300.0)
+# Django's Tasks framework: the outbox runs the tasks (outbox/backend.py), each written in
+# the transaction that enqueues it, by the same worker processes. Point BACKEND at another
+# engine's backend to run them there instead.
+TASKS = {"default": {"BACKEND": "outbox.backend.OutboxBackend"}}
+# Tasks a worker runs at once: async ones on its event loop, sync ones in threads.
+TASKS_CONCURRENCY = env.int("TASKS_CONCURRENCY", default=10)
 {%- if cookiecutter.use_webhooks == "yes" %}
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST

@@ -1,0 +1,56 @@
+"""Tasks the tests enqueue (the Tasks framework runs module-level functions only).
+
+The outbox backend's options (max_attempts, timeout) reach it as Django 6.1 forwards them;
+django-stubs does not know @task takes options yet, hence the ignores (the backport's own
+types, on Django 5.2, do)."""
+
+import asyncio
+
+from django.contrib.auth.models import Group
+
+from outbox.compat import AnyContext, task
+
+ran: list[str] = []  # what record() was asked to note, in the order it ran
+
+
+def plain(value: int) -> int:
+    """Not a task: the tests make tasks of it with options of their own."""
+    return value
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def record(label: str) -> None:
+    ran.append(label)
+
+
+@task
+async def name_of_group(group_id: int) -> str:
+    """What the database holds when the task runs."""
+    return (await Group.objects.aget(pk=group_id)).name
+
+
+@task(max_attempts=3)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+def always_fails() -> None:
+    raise RuntimeError("no luck")
+
+
+@task(takes_context=True, max_attempts=3)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+def succeeds_on_the_third_attempt(context: AnyContext) -> int:
+    if context.attempt < 3:
+        raise RuntimeError(f"attempt {context.attempt}")
+    return context.attempt
+
+
+@task(timeout=0.2, max_attempts=1)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+async def sleeps(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@task(max_attempts=1)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+def lost_once() -> str:
+    return "ran"

@@ -1,0 +1,216 @@
+"""Django's Tasks framework on the outbox backend (outbox/backend.py, outbox/task_worker.py):
+the API's contract, and the promises of a task written in its caller's transaction."""
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import LazySettings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from outbox import task_store
+from outbox.compat import InvalidTask, TaskResultDoesNotExist, TaskResultStatus, task
+from outbox.models import QueuedTask
+from outbox.task_worker import TaskWorker
+
+from . import task_examples
+from .task_examples import (
+    add,
+    always_fails,
+    lost_once,
+    name_of_group,
+    record,
+    sleeps,
+    succeeds_on_the_third_attempt,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings: LazySettings) -> None:
+    settings.OUTBOX_MAX_RETRY_DELAY = 0  # a failed attempt is due again at once
+
+
+def enqueue_then_roll_back() -> None:
+    with transaction.atomic():
+        add.enqueue(1, 2)
+        raise RuntimeError("the change failed")
+
+
+async def test_a_task_of_a_rolled_back_transaction_never_exists() -> None:
+    with pytest.raises(RuntimeError):
+        await sync_to_async(enqueue_then_roll_back)()
+
+    assert await QueuedTask.objects.acount() == 0
+    assert await TaskWorker().run_until_idle() == 0
+
+
+def enqueue_then_change(group_id: int) -> str:
+    with transaction.atomic():
+        result = name_of_group.enqueue(group_id)
+        # Written in this transaction, not after it: no crash between the commit and an
+        # enqueue can lose it.
+        assert QueuedTask.objects.filter(pk=result.id).exists()
+        Group.objects.filter(pk=group_id).update(name="published")
+    return str(result.id)
+
+
+async def test_a_committed_task_runs_once_with_the_state_that_committed() -> None:
+    group = await Group.objects.acreate(name="draft")
+    result_id = await sync_to_async(enqueue_then_change)(group.pk)
+
+    started = await TaskWorker().run_until_idle()
+    again = await TaskWorker().run_until_idle()
+    result = await name_of_group.aget_result(result_id)
+
+    assert (started, again) == (1, 0)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == "published"  # type: ignore[comparison-overlap]  # (stubs)
+    assert result.attempts == 1
+
+
+async def test_a_result_reads_the_same_through_both_apis() -> None:
+    enqueued = await add.aenqueue(2, 3)
+    assert enqueued.status == TaskResultStatus.READY
+    await TaskWorker().run_until_idle()
+
+    result = await add.aget_result(enqueued.id)
+    same = await sync_to_async(add.get_result)(enqueued.id)
+
+    assert result.return_value == same.return_value == 5
+    assert result.enqueued_at and result.started_at and result.finished_at
+    assert result.started_at <= result.finished_at
+    assert result.errors == [] and len(result.worker_ids) == 1
+    with pytest.raises(TaskResultDoesNotExist):
+        await add.aget_result("no-such-id")
+
+
+async def test_run_after_holds_a_task_until_then() -> None:
+    later = await add.using(run_after=timezone.now() + timedelta(hours=1)).aenqueue(1, 1)
+    now = await add.using(run_after=timezone.now() - timedelta(seconds=1)).aenqueue(2, 2)
+
+    await TaskWorker().run_until_idle()
+
+    assert (await add.aget_result(later.id)).status == TaskResultStatus.READY
+    assert (await add.aget_result(now.id)).status == TaskResultStatus.SUCCESSFUL
+
+
+async def test_higher_priority_runs_first() -> None:
+    task_examples.ran.clear()
+    await record.using(priority=-10).aenqueue("low")
+    await record.aenqueue("normal")
+    await record.using(priority=10).aenqueue("high")
+
+    await TaskWorker(concurrency=1).run_until_idle()
+
+    assert task_examples.ran == ["high", "normal", "low"]
+
+
+async def test_a_queue_the_backend_does_not_serve_is_refused() -> None:
+    with pytest.raises(InvalidTask, match="Queue 'elsewhere' is not valid"):
+        add.using(queue_name="elsewhere")
+
+
+async def test_a_failing_task_is_retried_then_given_up_on_with_its_errors() -> None:
+    enqueued = await always_fails.aenqueue()
+
+    await TaskWorker().run_until_idle()
+    result = await always_fails.aget_result(enqueued.id)
+
+    assert result.status == TaskResultStatus.FAILED
+    assert result.attempts == 3
+    assert [error.exception_class for error in result.errors] == [RuntimeError] * 3
+    assert "no luck" in result.errors[-1].traceback
+    with pytest.raises(ValueError, match="Task failed"):
+        result.return_value  # noqa: B018
+
+
+async def test_the_context_tells_a_task_its_attempt() -> None:
+    enqueued = await succeeds_on_the_third_attempt.aenqueue()
+
+    await TaskWorker().run_until_idle()
+    result = await succeeds_on_the_third_attempt.aget_result(enqueued.id)
+
+    assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 3)
+    assert len(result.errors) == 2
+
+
+async def test_a_task_past_its_timeout_fails_alone() -> None:
+    slow = await sleeps.aenqueue(30)
+    quick = await add.aenqueue(1, 1)
+
+    await TaskWorker().run_until_idle()
+    slow_result = await sleeps.aget_result(slow.id)
+
+    assert slow_result.status == TaskResultStatus.FAILED
+    assert [error.exception_class for error in slow_result.errors] == [TimeoutError]
+    assert (await add.aget_result(quick.id)).return_value == 2
+
+
+async def test_arguments_that_are_not_json_are_refused_and_nothing_is_written() -> None:
+    with pytest.raises(TypeError):
+        await add.aenqueue(object(), 1)  # type: ignore[arg-type]
+
+    assert await QueuedTask.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"max_attempts": 0}, "max_attempts must be a whole number"),
+        ({"timeout": -1}, "timeout must be seconds"),
+        ({"priority": 1000}, "priority must be a whole number"),
+    ],
+)
+def test_bad_task_options_are_refused(options: dict[str, int], reason: str) -> None:
+    with pytest.raises(InvalidTask, match=reason):
+        task(**options)(task_examples.plain)  # type: ignore[call-overload]
+
+
+async def lose_a_worker() -> None:
+    """A worker claims every due task, then dies; its leases end."""
+    await sync_to_async(task_store.claim)("lost-worker", ["default"], 10)
+    assert await TaskWorker().run_until_idle() == 0  # held while the leases run
+    await QueuedTask.objects.aupdate(lease_until=timezone.now())
+
+
+async def test_a_lost_workers_task_runs_again_after_its_lease() -> None:
+    enqueued = await add.aenqueue(1, 2)
+    await lose_a_worker()
+
+    await TaskWorker().run_until_idle()
+    result = await add.aget_result(enqueued.id)
+
+    assert (result.status, result.return_value, result.attempts) == ("SUCCESSFUL", 3, 2)
+    assert [error.exception_class_path for error in result.errors] == [
+        "outbox.task_store.WorkerLost"
+    ]
+
+
+async def test_a_lost_attempt_counts_toward_the_tasks_attempts() -> None:
+    enqueued = await lost_once.aenqueue()
+    await lose_a_worker()
+
+    assert await TaskWorker().run_until_idle() == 0
+    result = await lost_once.aget_result(enqueued.id)
+
+    # Its only attempt was the lost one: given up on, not run a second time.
+    assert result.status == TaskResultStatus.FAILED
+    assert [error.exception_class_path for error in result.errors] == [
+        "outbox.task_store.WorkerLost"
+    ]
+
+
+async def test_a_stopping_worker_hands_its_tasks_back() -> None:
+    enqueued = await add.aenqueue(1, 2)
+    await sync_to_async(task_store.claim)("stopping-worker", ["default"], 10)
+
+    handed_back = await sync_to_async(task_store.release)("stopping-worker")
+    await TaskWorker().run_until_idle()
+    result = await add.aget_result(enqueued.id)
+
+    assert handed_back == 1
+    assert (result.status, result.attempts) == (TaskResultStatus.SUCCESSFUL, 1)
