@@ -7,7 +7,8 @@ between the commit and the enqueue (the risk of the `transaction.on_commit(task.
 that Django's docs advise). Workers (task_worker.py) run the rows; results stay in them.
 
 Options of a task, beside Django's (`@task(max_attempts=3, timeout=10)`): attempts before
-it is given up on (failed), and seconds an attempt may take.
+it is given up on (failed), and seconds an attempt may take. A task that raises GiveUp fails
+at once, whatever attempts it has left.
 """
 
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from .wakeup import wake
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT = 60.0
+
+
+class GiveUp(Exception):
+    """Raised by a task to fail now, without the retries left (retrying will not mend it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

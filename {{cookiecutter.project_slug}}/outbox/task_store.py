@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from .models import QueuedTask
@@ -24,9 +24,6 @@ from .store import _serialize_claims
 
 READY, RUNNING = QueuedTask.Status.READY, QueuedTask.Status.RUNNING
 FAILED, SUCCESSFUL = QueuedTask.Status.FAILED, QueuedTask.Status.SUCCESSFUL
-# Seconds past a task's timeout before its lease ends: the worker's own time to write the
-# outcome.
-LEASE_MARGIN = 30.0
 MAX_TRACEBACK = 4000
 
 
@@ -73,7 +70,8 @@ def claim(worker_id: str, queues: list[str], limit: int) -> list[QueuedTask]:
             row.started_at = row.started_at or now
             row.last_attempted_at = now
             row.worker_ids = [*row.worker_ids, worker_id]
-            row.lease_until = now + timedelta(seconds=row.timeout + LEASE_MARGIN)
+            margin = settings.TASKS_LEASE_MARGIN
+            row.lease_until = now + timedelta(seconds=row.timeout + margin)
             claimed.append(row)
         fields = [
             "status",
@@ -99,6 +97,7 @@ def retry_delay(attempt: int) -> float:
 class Outcome:
     return_value: Any = None
     error: dict[str, str] | None = None
+    final: bool = False  # a failure not to retry (the task raised GiveUp)
 
 
 def finish(row: QueuedTask, worker_id: str, outcome: Outcome) -> str | None:
@@ -122,7 +121,7 @@ def finish(row: QueuedTask, worker_id: str, outcome: Outcome) -> str | None:
             current.return_value = outcome.return_value
         else:
             current.errors = [*current.errors, outcome.error]
-            if attempt >= current.max_attempts:
+            if outcome.final or attempt >= current.max_attempts:
                 current.status, current.finished_at = FAILED, now
             else:
                 current.status = READY
@@ -183,8 +182,8 @@ def purge(status: str, older_than: timedelta) -> int:
     return QueuedTask.objects.filter(status=status, finished_at__lt=cutoff).delete()[0]
 
 
-def retry_failed() -> int:
-    """Every failed task, ready again now, with its attempts counted afresh."""
-    return QueuedTask.objects.filter(status=FAILED).update(
-        status=READY, due_at=timezone.now(), finished_at=None, worker_ids=[]
-    )
+def retry_failed(tasks: QuerySet[QueuedTask] | None = None) -> int:
+    """The failed tasks (of `tasks`; else all), due again now, their attempts counted afresh
+    (their errors stay)."""
+    failed = (QueuedTask.objects.all() if tasks is None else tasks).filter(status=FAILED)
+    return failed.update(status=READY, due_at=timezone.now(), finished_at=None, worker_ids=[])

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connections
 
 from . import task_store, wakeup
-from .backend import result_of
+from .backend import GiveUp, result_of
 from .compat import TaskContext, normalize_json, task_finished, task_started
 from .models import QueuedTask
 from .worker import STOP_TIMEOUT, DaemonThread, _close_connection
@@ -72,6 +72,8 @@ class TaskWorker:
                     call = sync_to_async(_call_closing_connections, thread_sensitive=False)
                     value = await call(task.func, *args, **row.kwargs)
             outcome = task_store.Outcome(return_value=normalize_json(value))
+        except GiveUp as exc:
+            outcome = task_store.Outcome(error=task_store.error_of(exc), final=True)
         except Exception as exc:  # a timeout too: this attempt fails, no other does
             outcome = task_store.Outcome(error=task_store.error_of(exc))
         status = await sync_to_async(task_store.finish)(row, self.id, outcome)

@@ -8,6 +8,7 @@ import asyncio
 
 from django.contrib.auth.models import Group
 
+from outbox.backend import GiveUp
 from outbox.compat import AnyContext, task
 
 ran: list[str] = []  # what record() was asked to note, in the order it ran
@@ -54,3 +55,29 @@ async def sleeps(seconds: float) -> None:
 @task(max_attempts=1)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
 def lost_once() -> str:
     return "ran"
+
+
+@task
+def refuses() -> None:
+    raise GiveUp("retrying will not mend this")
+
+
+@task
+def note_run(path: str, number: int) -> None:
+    """Appends its number to a file that several worker processes share (one short write,
+    O_APPEND: lines do not interleave)."""
+    note(path, str(number))
+
+
+def note(path: str, line: str) -> None:
+    with open(path, "a") as runs:
+        runs.write(f"{line}\n")
+
+
+@task(timeout=5)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+async def note_slowly(path: str, number: int) -> None:
+    """Notes its start, waits a second, notes its end: a worker killed meanwhile leaves it
+    started and not ended."""
+    await asyncio.to_thread(note, path, f"start {number}")
+    await asyncio.sleep(1)
+    await asyncio.to_thread(note, path, f"end {number}")

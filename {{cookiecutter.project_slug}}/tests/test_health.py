@@ -31,6 +31,7 @@ async def test_ready_checks_the_database(monkeypatch: pytest.MonkeyPatch) -> Non
         "status": "ok",
         "checks": {"database": "ok"},
         "outbox": {"pending": 0, "oldest_pending_seconds": None, "failed": 0},
+        "tasks": {"due": 0, "oldest_due_seconds": None, "failed": 0},
     }
 
 

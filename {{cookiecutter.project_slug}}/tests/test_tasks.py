@@ -2,12 +2,15 @@
 the API's contract, and the promises of a task written in its caller's transaction."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import LazySettings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import transaction
+from django.test import AsyncClient
 from django.utils import timezone
 
 from outbox import task_store
@@ -22,6 +25,7 @@ from .task_examples import (
     lost_once,
     name_of_group,
     record,
+    refuses,
     sleeps,
     succeeds_on_the_third_attempt,
 )
@@ -214,3 +218,41 @@ async def test_a_stopping_worker_hands_its_tasks_back() -> None:
 
     assert handed_back == 1
     assert (result.status, result.attempts) == (TaskResultStatus.SUCCESSFUL, 1)
+
+
+async def test_a_task_that_gives_up_fails_without_its_retries() -> None:
+    enqueued = await refuses.aenqueue()
+
+    await TaskWorker().run_until_idle()
+    result = await refuses.aget_result(enqueued.id)
+
+    assert (result.status, result.attempts) == (TaskResultStatus.FAILED, 1)
+    assert result.errors[0].exception_class_path == "outbox.backend.GiveUp"
+
+
+async def test_ready_shows_the_task_queue() -> None:
+    await always_fails.aenqueue()
+    await TaskWorker().run_until_idle()
+    await add.aenqueue(1, 1)
+    await add.using(run_after=timezone.now() + timedelta(hours=1)).aenqueue(1, 1)
+
+    tasks = (await AsyncClient().get("/api/ready")).json()["tasks"]
+
+    assert (tasks["due"], tasks["failed"]) == (1, 1)
+    assert 0 <= tasks["oldest_due_seconds"] < 60
+
+
+def test_the_command_drains_the_queue_and_retries_what_failed() -> None:
+    enqueued = always_fails.enqueue()
+
+    def tasks(*options: str) -> str:
+        out = StringIO()
+        call_command("tasks", *options, stdout=out)
+        return out.getvalue()
+
+    drained = tasks("--drain")
+    retried = tasks("--retry-failed")
+
+    assert "Ran 3 attempts." in drained and "failed: 1" in drained
+    assert "1 failed tasks are due again." in retried and "Due: 1 " in retried
+    assert always_fails.get_result(enqueued.id).status == TaskResultStatus.READY

@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from keyvalue import get_store
-from outbox import store
+from outbox import store, task_store
 
 router = Router(tags=["health"])
 
@@ -41,10 +41,17 @@ class OutboxBacklog(Schema):
     failed: int = Field(description="Messages the worker gave up on (see the admin).")
 
 
+class TaskQueue(Schema):
+    due: int = Field(description="Tasks due now, waiting for a worker.")
+    oldest_due_seconds: float | None = Field(description="How long the oldest of them waited.")
+    failed: int = Field(description="Tasks given up on (see the admin).")
+
+
 class Readiness(Schema):
     status: str
     checks: dict[str, str]
     outbox: OutboxBacklog | None = Field(description="None when the database did not answer.")
+    tasks: TaskQueue | None = Field(description="None when the database did not answer.")
 
 
 def _query_database() -> None:
@@ -137,20 +144,27 @@ async def check_readiness() -> Status[Readiness]:
     checks = ready_checks()
     results = await asyncio.gather(*(run_check(check) for check in checks.values()))
     outcome = dict(zip(checks, results, strict=True))
-    backlog = await outbox_backlog() if outcome.get("database") == "ok" else None
+    backlog, queue = await waiting_work() if outcome.get("database") == "ok" else (None, None)
     optional = optional_checks()
-    if all(result == "ok" for name, result in outcome.items() if name not in optional):
-        return Status(200, Readiness(status="ok", checks=outcome, outbox=backlog))
-    return Status(503, Readiness(status="unavailable", checks=outcome, outbox=backlog))
+    ok = all(result == "ok" for name, result in outcome.items() if name not in optional)
+    answer = Readiness(
+        status="ok" if ok else "unavailable", checks=outcome, outbox=backlog, tasks=queue
+    )
+    return Status(200 if ok else 503, answer)
 
 
-async def outbox_backlog() -> OutboxBacklog | None:
+def _waiting_work() -> tuple[store.Backlog, task_store.Queue]:
+    return store.backlog(), task_store.queue_state()
+
+
+async def waiting_work() -> tuple[OutboxBacklog | None, TaskQueue | None]:
+    """The outbox's backlog and the task queue, in one trip to the database's thread."""
     try:
         async with asyncio.timeout(settings.READY_CHECK_TIMEOUT):
-            backlog = await sync_to_async(store.backlog)()
+            backlog, queue = await sync_to_async(_waiting_work)()
     except Exception:  # the database failed meanwhile: the checks say so next time
-        return None
-    return OutboxBacklog(**vars(backlog))
+        return None, None
+    return OutboxBacklog(**vars(backlog)), TaskQueue(**vars(queue))
 
 
 # Some load balancers probe with HEAD or OPTIONS: the same answers (uvicorn sends no body

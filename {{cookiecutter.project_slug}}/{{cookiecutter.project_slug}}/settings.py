@@ -418,6 +418,9 @@ OUTBOX_OUTAGE_SUMMARY = env.float("OUTBOX_OUTAGE_SUMMARY", default=300.0)
 TASKS = {"default": {"BACKEND": "outbox.backend.OutboxBackend"}}
 # Tasks a worker runs at once: async ones on its event loop, sync ones in threads.
 TASKS_CONCURRENCY = env.int("TASKS_CONCURRENCY", default=10)
+# Seconds past a task's timeout before a worker that went silent loses it (its time to write
+# the outcome); then another worker runs the task again.
+TASKS_LEASE_MARGIN = env.float("TASKS_LEASE_MARGIN", default=30.0)
 {%- if cookiecutter.use_webhooks == "yes" %}
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
