@@ -263,6 +263,9 @@ def main() -> None:
     print()
     streams = [sys.executable, "-m", "bench.streams", *(["--quick"] if args.quick else [])]
     subprocess.run(streams, cwd=PROJECT_DIR, check=True)
+    print()
+    tasks = [sys.executable, "-m", "bench.tasks", *(["--tasks", "200"] if args.quick else [])]
+    subprocess.run(tasks, cwd=PROJECT_DIR, check=True)
     if args.plot:
         plot(rows, args.plot)
 

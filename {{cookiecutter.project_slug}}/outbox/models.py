@@ -83,6 +83,8 @@ class QueuedTask(models.Model):
     timeout = models.FloatField(default=60.0)  # seconds an attempt may take
     # A running task's worker holds it until then; a worker that died lets it go then.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Whose attempt it is ("<worker id>:<attempt>"): only that attempt writes its outcome.
+    lease_token = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [

@@ -5,7 +5,7 @@ claim() leases due tasks to one worker: claims are serialized as the outbox's ar
 (PostgreSQL: an advisory lock; SQLite: its one write lock), so a task is run by one worker
 at a time, however many there are. A worker that dies leaves its tasks RUNNING under a
 lease; when the lease ends, the next claim takes them again, counting the lost attempt.
-finish() writes an attempt's outcome only if that worker still holds the task.
+finish() writes an attempt's outcome only while that attempt holds the task.
 """
 
 import random
@@ -70,6 +70,7 @@ def claim(worker_id: str, queues: list[str], limit: int) -> list[QueuedTask]:
             row.started_at = row.started_at or now
             row.last_attempted_at = now
             row.worker_ids = [*row.worker_ids, worker_id]
+            row.lease_token = f"{worker_id}:{len(row.worker_ids)}"
             margin = settings.TASKS_LEASE_MARGIN
             row.lease_until = now + timedelta(seconds=row.timeout + margin)
             claimed.append(row)
@@ -79,6 +80,7 @@ def claim(worker_id: str, queues: list[str], limit: int) -> list[QueuedTask]:
             "last_attempted_at",
             "worker_ids",
             "lease_until",
+            "lease_token",
             "errors",
             "finished_at",
         ]
@@ -100,43 +102,24 @@ class Outcome:
     final: bool = False  # a failure not to retry (the task raised GiveUp)
 
 
-def finish(row: QueuedTask, worker_id: str, outcome: Outcome) -> str | None:
-    """Write the attempt's outcome; returns the task's new status, or None when the worker no
-    longer holds it (its lease ended and another worker took it)."""
+def finish(row: QueuedTask, outcome: Outcome) -> bool:
+    """Write the outcome of the attempt `row` was claimed for (`row` takes it too), in one
+    UPDATE that matches only while that attempt holds the task. False: it no longer does
+    (its lease ended and another worker took the task): nothing is written."""
     now = timezone.now()
     attempt = len(row.worker_ids)
-    with transaction.atomic():
-        _serialize_claims()
-        current = QueuedTask.objects.filter(pk=row.pk).first()
-        if (
-            current is None
-            or current.status != RUNNING
-            or len(current.worker_ids) != attempt
-            or current.worker_ids[-1] != worker_id
-        ):
-            return None
-        current.lease_until = None
-        if outcome.error is None:
-            current.status, current.finished_at = SUCCESSFUL, now
-            current.return_value = outcome.return_value
+    held = QueuedTask.objects.filter(pk=row.pk, status=RUNNING, lease_token=row.lease_token)
+    row.lease_until, row.lease_token = None, ""
+    if outcome.error is None:
+        row.status, row.finished_at, row.return_value = SUCCESSFUL, now, outcome.return_value
+    else:
+        row.errors = [*row.errors, outcome.error]
+        if outcome.final or attempt >= row.max_attempts:
+            row.status, row.finished_at = FAILED, now
         else:
-            current.errors = [*current.errors, outcome.error]
-            if outcome.final or attempt >= current.max_attempts:
-                current.status, current.finished_at = FAILED, now
-            else:
-                current.status = READY
-                current.due_at = now + timedelta(seconds=retry_delay(attempt))
-        current.save(
-            update_fields=[
-                "status",
-                "finished_at",
-                "return_value",
-                "errors",
-                "due_at",
-                "lease_until",
-            ]
-        )
-        return str(current.status)
+            row.status, row.due_at = READY, now + timedelta(seconds=retry_delay(attempt))
+    fields = ["status", "finished_at", "return_value", "errors", "due_at", "lease_until"]
+    return held.update(**{name: getattr(row, name) for name in [*fields, "lease_token"]}) == 1
 
 
 def release(worker_id: str) -> int:
@@ -144,15 +127,14 @@ def release(worker_id: str) -> int:
     counted."""
     with transaction.atomic():
         _serialize_claims()
-        rows = [
-            row
-            for row in QueuedTask.objects.filter(status=RUNNING)
-            if row.worker_ids and row.worker_ids[-1] == worker_id
-        ]
+        rows = list(
+            QueuedTask.objects.filter(status=RUNNING, lease_token__startswith=f"{worker_id}:")
+        )
         for row in rows:
-            row.status, row.lease_until = READY, None
+            row.status, row.lease_until, row.lease_token = READY, None, ""
             row.worker_ids = row.worker_ids[:-1]
-        QueuedTask.objects.bulk_update(rows, ["status", "lease_until", "worker_ids"])
+        fields = ["status", "lease_until", "lease_token", "worker_ids"]
+        QueuedTask.objects.bulk_update(rows, fields)
     return len(rows)
 
 

@@ -76,13 +76,11 @@ class TaskWorker:
             outcome = task_store.Outcome(error=task_store.error_of(exc), final=True)
         except Exception as exc:  # a timeout too: this attempt fails, no other does
             outcome = task_store.Outcome(error=task_store.error_of(exc))
-        status = await sync_to_async(task_store.finish)(row, self.id, outcome)
-        if status is None:
+        if not await sync_to_async(task_store.finish)(row, outcome):
             logger.warning("task %s %s: lease lost, outcome not written", row.task_path, row.id)
             return
-        with contextlib.suppress(Exception):
-            finished = await sync_to_async(QueuedTask.objects.get)(pk=row.pk)
-            task_finished.send(type(self), task_result=await sync_to_async(result_of)(finished))
+        with contextlib.suppress(Exception):  # a receiver's failure is not the task's
+            task_finished.send(type(self), task_result=result_of(row))
 
     async def run_until_idle(self) -> int:
         """Run everything due now, and what it makes due, until nothing is (tests, and
