@@ -29,6 +29,9 @@ SERVESTATIC_USE_FINDERS = True
 READY_CACHE_SECONDS = 0.0
 # The project's URLs plus the tests' own endpoints (tests/probe.py), under /api/probe/.
 ROOT_URLCONF = "tests.urls"
+# The Tasks project's database backend, which tests/test_tasks_swap.py runs the project's
+# tasks on: its tables in the test database.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
 {%- if cookiecutter.database == "sqlite" %}
 # The test database in a file of its own (deleted after the run), not in memory: SQLite's
 # shared in-memory database refuses a locked table at once ("database table is locked"),

@@ -52,12 +52,12 @@ async def test_a_task_of_a_rolled_back_transaction_never_exists() -> None:
     assert await TaskWorker().run_until_idle() == 0
 
 
-def enqueue_then_change(group_id: int) -> str:
+def enqueue_then_change(group_id: int, *, row_written: bool = True) -> str:
     with transaction.atomic():
         result = name_of_group.enqueue(group_id)
         # Written in this transaction, not after it: no crash between the commit and an
         # enqueue can lose it.
-        assert QueuedTask.objects.filter(pk=result.id).exists()
+        assert QueuedTask.objects.filter(pk=result.id).exists() is row_written
         Group.objects.filter(pk=group_id).update(name="published")
     return str(result.id)
 
