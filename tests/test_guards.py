@@ -39,6 +39,8 @@ SAY_STREAM = "tests/test_say_stream.py"
 EXPORT = "tests/test_blog_export.py"
 BLOG_CACHE = "tests/test_blog_cache.py"
 SAY_AFTER = "tests/test_say_after.py"
+TASKS = "tests/test_tasks.py"
+TASK_WORKERS = "tests/test_task_workers.py"
 REDIS = "tests/test_redis.py"
 GUARDS = [
     Guard(
@@ -1057,6 +1059,72 @@ GUARDS = [
         "user = users.create_user(**{users.model.USERNAME_FIELD: username})",
         "user = users.create_superuser(**{users.model.USERNAME_FIELD: username})",
         ("tests/test_accounts.py::test_create_api_token_makes_a_normal_user_for_a_new_client",),
+    ),
+    Guard(
+        "tasks-claims-serialized",
+        "task claims are serialized: four workers in two processes run each task once",
+        "outbox/task_store.py",
+        "    with transaction.atomic():\n        _serialize_claims()\n        rows = list(_due(",
+        "    if True:\n        rows = list(_due(",
+        (
+            f"{TASK_WORKERS}::test_a_thousand_tasks_across_four_workers_in_two_processes_run_once_each",
+        ),
+    ),
+    Guard(
+        "tasks-lost-worker-lease",
+        "a task whose worker was lost runs again when its lease ends",
+        "outbox/task_store.py",
+        "lapsed = Q(status=RUNNING, lease_until__lte=now)",
+        "lapsed = Q(pk__in=[])",
+        (f"{TASKS}::test_a_lost_workers_task_runs_again_after_its_lease",),
+    ),
+    Guard(
+        "tasks-priority-first",
+        "higher-priority tasks are claimed first",
+        "outbox/task_store.py",
+        '.order_by("-priority", "due_at")',
+        '.order_by("priority", "due_at")',
+        (f"{TASKS}::test_higher_priority_runs_first",),
+    ),
+    Guard(
+        "tasks-retried-until-max-attempts",
+        "a failed attempt is retried until the task's max_attempts",
+        "outbox/task_store.py",
+        "if outcome.final or attempt >= row.max_attempts:",
+        "if True:",
+        (f"{TASKS}::test_the_context_tells_a_task_its_attempt",),
+    ),
+    Guard(
+        "tasks-give-up-is-final",
+        "a task that raises GiveUp fails without its retries",
+        "outbox/task_store.py",
+        "if outcome.final or attempt >= row.max_attempts:",
+        "if attempt >= row.max_attempts:",
+        (f"{TASKS}::test_a_task_that_gives_up_fails_without_its_retries",),
+    ),
+    Guard(
+        "tasks-timeout-per-attempt",
+        "an attempt past its task's timeout fails, alone",
+        "outbox/task_worker.py",
+        "async with asyncio.timeout(row.timeout):",
+        "async with asyncio.timeout(None):",
+        (f"{TASKS}::test_a_task_past_its_timeout_fails_alone",),
+    ),
+    Guard(
+        "tasks-stopping-worker-hands-back",
+        "a stopping worker hands its tasks back, their attempt not counted",
+        "outbox/task_store.py",
+        "            row.worker_ids = row.worker_ids[:-1]\n",
+        "",
+        (f"{TASKS}::test_a_stopping_worker_hands_its_tasks_back",),
+    ),
+    Guard(
+        "ready-shows-the-task-queue",
+        "/api/ready shows the task queue",
+        "{slug}/health.py",
+        "outbox=backlog, tasks=queue",
+        "outbox=backlog, tasks=None",
+        (f"{TASKS}::test_ready_shows_the_task_queue",),
     ),
 ]
 

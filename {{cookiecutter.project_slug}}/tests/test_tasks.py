@@ -143,7 +143,7 @@ async def test_the_context_tells_a_task_its_attempt() -> None:
 
 
 async def test_a_task_past_its_timeout_fails_alone() -> None:
-    slow = await sleeps.aenqueue(30)
+    slow = await sleeps.aenqueue(5)
     quick = await add.aenqueue(1, 1)
 
     await TaskWorker().run_until_idle()
