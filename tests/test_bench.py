@@ -42,6 +42,9 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     streams = r"50 SSE streams at once \(3 events 0.2 s apart\), uvicorn 1 worker: 150 events"
     assert re.search(streams + r" in \d+\.\d s, 0 failed; server CPU", output), output
     assert re.search(r"NDJSON export of 2000 posts: .* \d+ posts/s", output), output
+    assert re.search(r"enqueue in a transaction: \d+ us CPU, \d+ us wall per task", output)
+    for kind in ("async", "sync"):
+        assert re.search(rf"{kind} tasks through the worker: \d+ tasks/s", output), output
 
 
 def test_bench_compares_the_awaited_rate_limit_check_with_sync_calls(
