@@ -58,9 +58,9 @@ class OutboxBackend(BaseTaskBackend):
         super().validate_task(task)
         max_attempts = getattr(task, "max_attempts", DEFAULT_MAX_ATTEMPTS)
         timeout = getattr(task, "timeout", DEFAULT_TIMEOUT)
-        if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 1000:
+        if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 100_000:
             raise InvalidTask(
-                f"max_attempts must be a whole number from 1 to 1000: {max_attempts!r}"
+                f"max_attempts must be a whole number from 1 to 100000: {max_attempts!r}"
             )
         if not isinstance(timeout, int | float) or not 0 < timeout <= 86400:
             raise InvalidTask(f"timeout must be seconds, above 0 and at most a day: {timeout!r}")

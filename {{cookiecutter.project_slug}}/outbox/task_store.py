@@ -165,7 +165,8 @@ def purge(status: str, older_than: timedelta) -> int:
 
 
 def retry_failed(tasks: QuerySet[QueuedTask] | None = None) -> int:
-    """The failed tasks (of `tasks`; else all), due again now, their attempts counted afresh
-    (their errors stay)."""
+    """The failed tasks (of `tasks`; else all), enqueued again now: their attempts and age
+    counted afresh (their errors stay)."""
     failed = (QueuedTask.objects.all() if tasks is None else tasks).filter(status=FAILED)
-    return failed.update(status=READY, due_at=timezone.now(), finished_at=None, worker_ids=[])
+    now = timezone.now()
+    return failed.update(status=READY, enqueued_at=now, due_at=now, finished_at=None, worker_ids=[])

@@ -61,7 +61,10 @@ class TaskWorker:
 
     async def _attempt(self, row: QueuedTask) -> None:
         try:
-            result = await sync_to_async(result_of)(row)  # imports the task's module
+            try:
+                result = await sync_to_async(result_of)(row)  # imports the task's module
+            except (ImportError, TypeError) as exc:  # no such task here: retrying won't mend it
+                raise GiveUp(f"{row.task_path} is no task: {exc}") from exc
             task = result.task
             task_started.send(type(self), task_result=result)
             args = [TaskContext(task_result=result), *row.args] if task.takes_context else row.args

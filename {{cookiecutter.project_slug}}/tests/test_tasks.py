@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import LazySettings
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import AsyncClient
 from django.utils import timezone
@@ -256,3 +256,30 @@ def test_the_command_drains_the_queue_and_retries_what_failed() -> None:
     assert "Ran 3 attempts." in drained and "failed: 1" in drained
     assert "1 failed tasks are due again." in retried and "Due: 1 " in retried
     assert always_fails.get_result(enqueued.id).status == TaskResultStatus.READY
+
+
+def test_the_tasks_of_a_removed_function_can_be_forgotten_not_those_of_a_live_one() -> None:
+    QueuedTask.objects.create(task_path="removed_app.tasks.gone")
+    add.enqueue(1, 1)
+
+    out = StringIO()
+    call_command("tasks", "--forget", "removed_app.tasks.gone", stdout=out)
+    with pytest.raises(
+        CommandError, match=r"Still tasks, not forgotten: tests\.task_examples\.add"
+    ):
+        call_command("tasks", "--forget", "tests.task_examples.add")
+
+    assert "Forgot 1 tasks of removed_app.tasks.gone." in out.getvalue()
+    assert list(QueuedTask.objects.values_list("task_path", flat=True)) == [
+        "tests.task_examples.add"
+    ]
+
+
+async def test_a_task_of_a_function_no_longer_there_fails_at_once() -> None:
+    row = await QueuedTask.objects.acreate(task_path="removed_app.tasks.gone")
+
+    await TaskWorker().run_until_idle()
+    await row.arefresh_from_db()
+
+    assert (row.status, len(row.worker_ids)) == ("FAILED", 1)
+    assert row.errors[0]["exception_class_path"] == "outbox.backend.GiveUp"

@@ -2,24 +2,31 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from outbox.admin import MessageAdmin
-from outbox.models import Message
+from outbox.admin import QueuedTaskAdmin
+from outbox.models import QueuedTask
 
-from .delivery import TOPIC
-from .models import Delivery, StoppedReceiver
+from .models import Delivery, StoppedReceiver, deliveries
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(MessageAdmin):
-    list_display = ["id", "receiver", "state", "attempts", "last_error", "created_at", "done_at"]
-    list_filter = ["state"]
+class DeliveryAdmin(QueuedTaskAdmin):
+    list_display = ["id", "receiver", "status", "attempts", "last_error", "enqueued_at"]
+    list_filter = ["status"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
-        return super().get_queryset(request).filter(topic=TOPIC)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QueuedTask]:
+        return deliveries()
 
     @admin.display(description="receiver")
-    def receiver(self, delivery: Message) -> str:
-        return str(delivery.payload.get("url", ""))
+    def receiver(self, delivery: Delivery) -> str:
+        return str(delivery.args[1]) if len(delivery.args) > 1 else ""
+
+    @admin.display(description="attempts")
+    def attempts(self, delivery: Delivery) -> int:
+        return len(delivery.worker_ids)
+
+    @admin.display(description="last error")
+    def last_error(self, delivery: Delivery) -> str:
+        return delivery.errors[-1]["traceback"].strip().splitlines()[-1] if delivery.errors else ""
 
 
 @admin.register(StoppedReceiver)

@@ -7,10 +7,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from blog.signals import posts_changed
-        from outbox.handlers import register
 
-        from .delivery import TOPIC, deliver
         from .recording import record_publishes
 
         posts_changed.connect(record_publishes, dispatch_uid="webhooks.record_publishes")
-        register(TOPIC, deliver)

@@ -1,7 +1,10 @@
 from django.db import models
 from django.utils import timezone
 
-from outbox.models import Message
+from outbox.models import QueuedTask
+
+# The delivery task's path (webhooks/delivery.py), which its rows carry.
+DELIVER = "webhooks.delivery.deliver"
 
 
 class Announced(models.Model):
@@ -26,10 +29,15 @@ class StoppedReceiver(models.Model):
         return self.url
 
 
-class Delivery(Message):
-    """The outbox's webhook messages (topic webhooks.deliver), for the admin's own list."""
+class Delivery(QueuedTask):
+    """The delivery tasks, for the admin's own list and `manage.py webhooks`: their rows are
+    deliveries() (a proxy's rows are all its base's)."""
 
     class Meta:
         proxy = True
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook deliveries"
+
+
+def deliveries() -> models.QuerySet[Delivery]:
+    return Delivery.objects.filter(task_path=DELIVER)

@@ -1,5 +1,5 @@
-"""Deliveries are recorded with the publish, in its transaction (the outbox's guarantee):
-a publish that commits has its deliveries, one that rolls back has none."""
+"""Deliveries are enqueued with the publish, in its transaction (the outbox backend's
+guarantee): a publish that commits has its deliveries, one that rolls back has none."""
 
 import uuid
 from typing import Any
@@ -7,9 +7,8 @@ from typing import Any
 from django.conf import settings
 
 from blog.models import Post
-from outbox import store
 
-from .delivery import TOPIC
+from .delivery import deliver
 from .models import Announced, StoppedReceiver
 
 # Posts per delivery: a bulk publish of thousands is several bodies of a sane size.
@@ -44,5 +43,4 @@ def record_publishes(sender: object, ids: list[int], **kwargs: Any) -> None:
         posts = [describe(post) for post in new[start : start + POSTS_PER_DELIVERY]]
         for url in settings.WEBHOOK_URLS:
             if url not in stopped:
-                payload = {"url": url, "event": "posts.published", "posts": posts}
-                store.record(TOPIC, [uuid.uuid4().hex], payload)
+                deliver.enqueue(uuid.uuid4().hex, url, "posts.published", posts)

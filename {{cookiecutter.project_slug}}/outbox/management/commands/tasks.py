@@ -1,13 +1,17 @@
 """`manage.py tasks`: the queue; `--drain` runs what is due; `--work` runs a worker;
-`--retry-failed` makes the failed tasks due again."""
+`--retry-failed` makes the failed tasks due again; `--forget PATH` deletes the tasks of a
+function that is no task any more (an app removed)."""
 
 import asyncio
 import contextlib
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
 from outbox import task_store
+from outbox.compat import Task
+from outbox.models import QueuedTask
 from outbox.task_worker import TaskWorker
 
 
@@ -27,11 +31,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue", action="append", default=[], help="A queue to work on (repeatable)."
         )
+        parser.add_argument(
+            "--forget",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="Delete the tasks of PATH, which is no task any more (repeatable).",
+        )
 
     def handle(
-        self, *args: Any, drain: bool, work: bool, retry_failed: bool, queue: list[str], **_: Any
+        self,
+        *args: Any,
+        drain: bool,
+        work: bool,
+        retry_failed: bool,
+        queue: list[str],
+        forget: list[str],
+        **_: Any,
     ) -> None:
         queues = queue or ["default"]
+        if still := sorted(path for path in set(forget) if is_task(path)):
+            raise CommandError(f"Still tasks, not forgotten: {', '.join(still)}")
+        if forget:
+            deleted = QueuedTask.objects.filter(task_path__in=forget).delete()[0]
+            self.stdout.write(f"Forgot {deleted} tasks of {', '.join(sorted(set(forget)))}.")
         if retry_failed:
             self.stdout.write(f"{task_store.retry_failed()} failed tasks are due again.")
         elif drain:
@@ -48,3 +71,10 @@ class Command(BaseCommand):
             + (f" (oldest waited {oldest:.1f} s)" if oldest is not None else "")
             + f"; failed: {state.failed}"
         )
+
+
+def is_task(path: str) -> bool:
+    try:
+        return isinstance(import_string(path), Task)
+    except ImportError:
+        return False

@@ -1,4 +1,4 @@
-"""`manage.py webhooks`: deliveries by state; `--retry-failed` sends the failed ones again;
+"""`manage.py webhooks`: deliveries by status; `--retry-failed` sends the failed ones again;
 `--new-secret` prints a fresh WEBHOOK_SECRET."""
 
 from typing import Any
@@ -6,14 +6,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Count
 
-from outbox import store
-from outbox.models import Message
+from outbox import task_store
+from outbox.models import QueuedTask
 from webhooks import signing
-from webhooks.delivery import TOPIC
+from webhooks.models import deliveries
 
 
 class Command(BaseCommand):
-    help = "Show webhook deliveries by state; --retry-failed makes the failed ones pending again."
+    help = "Show webhook deliveries by status; --retry-failed makes the failed ones due again."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--retry-failed", action="store_true", help="Requeue failures.")
@@ -26,13 +26,9 @@ class Command(BaseCommand):
             self.stdout.write(signing.new_secret())
             return
         if retry_failed:
-            count = store.retry_failed(TOPIC)
+            count = task_store.retry_failed(deliveries())
             self.stdout.write(f"Requeued {count} failed deliveries.")
-        states = dict(
-            Message.objects.filter(topic=TOPIC)
-            .values_list("state")
-            .annotate(count=Count("id"))
-            .values_list("state", "count")
-        )
-        shown = ", ".join(f"{state}: {states.get(state, 0)}" for state in Message.State.values)
+        by_status = deliveries().values_list("status").annotate(n=Count("id"))
+        counts = dict(by_status.values_list("status", "n"))
+        shown = ", ".join(f"{s.lower()}: {counts.get(s, 0)}" for s in QueuedTask.Status.values)
         self.stdout.write(f"Webhook deliveries: {shown}.")
