@@ -79,7 +79,7 @@ class QueuedTask(models.Model):
     return_value = models.JSONField(null=True, blank=True)
     # One {"exception_class_path", "traceback"} per failed attempt.
     errors = models.JSONField(default=list, blank=True)
-    max_attempts = models.PositiveSmallIntegerField(default=5)
+    max_attempts = models.PositiveIntegerField(default=5)
     timeout = models.FloatField(default=60.0)  # seconds an attempt may take
     # A running task's worker holds it until then; a worker that died lets it go then.
     lease_until = models.DateTimeField(null=True, blank=True)

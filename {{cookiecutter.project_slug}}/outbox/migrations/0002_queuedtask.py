@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 ("worker_ids", models.JSONField(blank=True, default=list)),
                 ("return_value", models.JSONField(blank=True, null=True)),
                 ("errors", models.JSONField(blank=True, default=list)),
-                ("max_attempts", models.PositiveSmallIntegerField(default=5)),
+                ("max_attempts", models.PositiveIntegerField(default=5)),
                 ("timeout", models.FloatField(default=60.0)),
                 ("lease_until", models.DateTimeField(blank=True, null=True)),
                 ("lease_token", models.CharField(blank=True, max_length=64)),
