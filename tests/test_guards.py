@@ -854,15 +854,6 @@ GUARDS = [
         bake="redis",
     ),
     Guard(
-        "redis-burst-all-counted",
-        "a burst on one loop is counted, not failed open: the timeout starts with the connection",
-        "keyvalue/redis_store.py",
-        "asyncio.Semaphore(settings.REDIS_MAX_CONNECTIONS)",
-        "asyncio.Semaphore(10**6)",  # no turns: the pool's wait falls within REDIS_TIMEOUT
-        (f"{LIMITS}::test_concurrent_hits_on_the_loop_never_pass_the_limit",),
-        bake="redis",
-    ),
-    Guard(
         "ipv6-counted-by-64",
         "one host rotating IPv6 addresses in its /64 shares one limit",
         "ratelimit/limits.py",
