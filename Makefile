@@ -16,6 +16,8 @@ test:  ## fresh .venv with what the tests need, then the whole suite
 	npm install --silent --no-audit --no-fund --prefix .venv/openapi-lint @redocly/cli@2.77.0 @stoplight/spectral-cli@6.16.3
 	# The docs-page test drives Debian's Chromium.
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	# The two-host test balances two copies of a bake with Debian's HAProxy.
+	command -v haproxy >/dev/null || (apt-get update -qq && apt-get install -y -qq haproxy)
 	.venv/bin/pytest
 
 quick:  ## the fast tests only (no install of a bake, no server, browser or database)

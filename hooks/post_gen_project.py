@@ -29,7 +29,7 @@ BLOG_PATHS = [
     "tests/test_blog_export.py",
     "tests/test_permissions.py",
 ]
-DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml"]
+DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml", "deploy"]
 CI_PATHS = [".github"]
 # What only the other database needs: its tests, and the SQLite backend.
 OTHER_DATABASE_PATHS = {
@@ -52,6 +52,8 @@ REDIS_PATHS = [
     "tests/test_redis.py",
     "bench/ratelimit.py",
     "tests/latency_proxy.py",
+    "tests/test_tasks_rq.py",
+    "tests/settings_rq.py",
 ]
 
 

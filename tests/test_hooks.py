@@ -40,12 +40,15 @@ def test_bad_slug_stops_the_bake_and_leaves_nothing(
         ({"use_blog": "no"}, "use_blog=no needs use_elasticsearch=no and use_webhooks=no"),
         ({"use_blog": "no", "use_elasticsearch": "no"}, "use_blog=no needs use_webhooks=no"),
         ({"use_blog": "no", "use_elasticsearch": "no", "use_webhooks": "no"}, None),
+        ({"project_slug": "s" * 56}, "project_slug is 56 characters long: at most 55"),
+        ({"project_slug": "s" * 56, "use_docker": "no"}, None),
+        ({"project_slug": "s" * 55}, None),
     ],
 )
 def test_free_text_answers_are_checked(
     cookies, capfd: pytest.CaptureFixture[str], answers: dict[str, str], reason: str | None
 ) -> None:
-    result = cookies.bake(extra_context={"project_slug": "fine_slug", **answers})
+    result = cookies.bake(extra_context={"project_slug": "fine_slug"} | answers)
 
     if reason is None:  # awkward but harmless text must not break the hook itself
         assert result.exit_code == 0, result.exception

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -93,9 +94,12 @@ def test_log_lines_still_waiting_are_written_on_sigterm(
     default_project: BakedProject, tmp_path: Path
 ) -> None:
     # Lines wait up to LOG_FLUSH_INTERVAL; uvicorn's SIGTERM exit skips logging's atexit
-    # flush, so the lifespan shutdown must write them.
+    # flush, so the lifespan shutdown must write them. Without the task worker: a WARNING
+    # writes the waiting lines at once, and the worker warns about tasks that earlier tests
+    # left for a search engine that is not running (CI caught it doing so before the read).
     log_path = tmp_path / "uvicorn.log"
-    with running_uvicorn(default_project, log_path, env={"LOG_FLUSH_INTERVAL": "600"}) as server:
+    env = {"LOG_FLUSH_INTERVAL": "600", "OUTBOX_WORKER": "false"}
+    with running_uvicorn(default_project, log_path, env=env) as server:
         ids = [
             httpx.get(f"{server.url}/api/say-async", params={"delay": 0}).headers["X-Request-ID"]
             for _ in range(3)
@@ -154,5 +158,90 @@ def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
     dropped = [entry for entry in entries if entry.get("status") == 499]
     assert len(dropped) == 20, lines
     assert all(entry["path"] == "/api/say-async" for entry in dropped)
-    assert all(400 <= entry["duration_ms"] < 5000 for entry in dropped)
+    # Logged when the client left, not when the 5 s answer was due. No lower bound: on a busy
+    # machine the server reads a request late, and its clock starts then.
+    durations = [entry["duration_ms"] for entry in dropped]
+    assert all(0 <= duration < 5000 for duration in durations), durations
     assert len({entry["request_id"] for entry in dropped}) == 20
+
+
+async def held_in_flight(url: str, count: int, then: Callable[[], None]) -> list[int | str]:
+    """`count` calls of say-async?delay=5 at once; `then()` runs once they are all in flight."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        calls = [
+            asyncio.ensure_future(client.get(url, params={"delay": 5, "word": "drained"}))
+            for _ in range(count)
+        ]
+        await asyncio.sleep(2)  # sent, and waiting on the server's sleep
+        then()
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+    return [a.status_code if isinstance(a, httpx.Response) else repr(a) for a in answers]
+
+
+def test_sigterm_drains_requests_in_flight_and_hands_background_work_back(
+    default_project: BakedProject, tmp_path: Path
+) -> None:
+    """scripts/serve with two workers and 40 requests in flight when SIGTERM comes (what a
+    rolling update does to a pod): every request is answered 200, each worker runs its
+    lifespan shutdown, the task a worker was running is handed back for the next process,
+    and the server exits within its graceful timeout."""
+    port, graceful = free_port(), 10
+    env = {
+        **default_project.env(),
+        "PATH": f"{default_project.path / '.venv/bin'}{os.pathsep}{os.environ['PATH']}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",  # for a task that runs until stopped
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'drain.sqlite3'}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "GRACEFUL_TIMEOUT": str(graceful),
+        "TASKS_STOP_GRACE": "2",  # then the task that never ends is handed back
+        "SAY_AFTER_RATE": "",
+        "DEBUG": "false",
+        "OUTBOX_POLL_INTERVAL": "0.2",
+    }
+    python = str(default_project.path / ".venv/bin/python")
+    default_project.run(python, "manage.py", "migrate", "--no-input", env=env)
+
+    def shell(code: str) -> str:
+        """The last line the code prints (log lines may come before it)."""
+        out = default_project.run(python, "manage.py", "shell", "-c", code, env=env).stdout
+        return out.strip().splitlines()[-1]
+
+    task_id = shell("from tests.task_examples import waits_forever as t; print(t.enqueue().id)")
+    row = f"from outbox.models import QueuedTask as Q; t = Q.objects.get(pk={task_id!r})"
+    state = f"{row}; print(t.status, len(t.worker_ids))"
+
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["sh", "scripts/serve"], cwd=default_project.path, env=env, stdout=log, stderr=log
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/api/health", process, log_path)
+        deadline = time.monotonic() + 30
+        while shell(state) != "RUNNING 1":
+            assert time.monotonic() < deadline, f"no worker took the task\n{log_path.read_text()}"
+            time.sleep(0.2)
+        stopped: list[float] = []
+
+        def terminate() -> None:
+            stopped.append(time.monotonic())
+            process.send_signal(signal.SIGTERM)
+
+        url = f"http://127.0.0.1:{port}/api/say-async"
+        statuses = asyncio.run(held_in_flight(url, 40, terminate))
+        exit_code = process.wait(timeout=graceful + 20)
+        took = time.monotonic() - stopped[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = log_path.read_text()
+
+    assert statuses == [200] * 40, statuses
+    assert exit_code in (0, -signal.SIGTERM), log
+    print(f"\nscripts/serve exited {took:.1f} s after SIGTERM")
+    assert took < graceful, f"exited {took:.1f} s after SIGTERM"  # measured: 5.3 s
+    assert log.count("Application shutdown complete.") == 2, log
+    assert shell(state) == "READY 0"  # handed back, the attempt not counted
