@@ -112,13 +112,13 @@ def test_the_readme_quick_start_works_literally(
             ).status_code
             for address in addresses
         }
-        time.sleep(3)  # rounds of the outbox worker, against a search cluster that is not there
+        time.sleep(3)  # the task worker's retries, against a search cluster that is not there
 
     assert answers and set(answers.values()) == {200}, answers
     written = log.text()
     assert " ERROR " not in written and "Traceback" not in written, written
     if (project.path / "search").exists():
-        failing = [line for line in written.splitlines() if "search.post" in line]
+        failing = [line for line in written.splitlines() if "search.indexing.index_posts" in line]
         assert len(failing) == 1 and "is failing" in failing[0], failing
 
 

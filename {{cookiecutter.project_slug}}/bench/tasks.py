@@ -29,7 +29,7 @@ from django.db import transaction  # noqa: E402
 
 from outbox.compat import task  # noqa: E402
 from outbox.models import QueuedTask  # noqa: E402
-from outbox.task_worker import TaskWorker  # noqa: E402
+from outbox.worker import TaskWorker  # noqa: E402
 
 
 @task

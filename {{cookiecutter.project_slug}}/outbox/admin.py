@@ -2,24 +2,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import task_store
-from .models import Message, QueuedTask
-
-
-@admin.register(Message)
-class MessageAdmin(admin.ModelAdmin[Message]):
-    """Read-only: the worker writes messages; the list shows what is pending or failed."""
-
-    list_display = ["id", "topic", "key", "state", "attempts", "created_at", "done_at"]
-    list_filter = ["state", "topic"]
-    search_fields = ["key"]
-    readonly_fields = [field.name for field in Message._meta.fields]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: Message | None = None) -> bool:
-        return False
+from . import store
+from .models import QueuedTask
 
 
 @admin.register(QueuedTask)
@@ -41,5 +25,5 @@ class QueuedTaskAdmin(admin.ModelAdmin[QueuedTask]):
 
     @admin.action(description="Retry the selected failed tasks")
     def retry(self, request: HttpRequest, queryset: QuerySet[QueuedTask]) -> None:
-        retried = task_store.retry_failed(queryset)
+        retried = store.retry_failed(queryset)
         self.message_user(request, f"{retried} failed tasks are due again.")

@@ -6,17 +6,13 @@ class OutboxConfig(AppConfig):
     verbose_name = "Outbox"
 
     async def startup(self) -> None:
-        """Called by the ASGI lifespan wrapper: start this process's worker."""
-        from .task_worker import start_task_worker
+        """Called by the ASGI lifespan wrapper: start this process's task worker."""
         from .worker import start_worker
 
         start_worker()
-        start_task_worker()
 
     async def shutdown(self) -> None:
-        """Called by the ASGI lifespan wrapper: stop the worker, handing back what it holds."""
-        from .task_worker import stop_task_worker
+        """Called by the ASGI lifespan wrapper: stop the worker, handing back what it runs."""
         from .worker import stop_worker
 
         await stop_worker()
-        await stop_task_worker()

@@ -4,7 +4,7 @@ Django ships only backends for development (they run a task at once, or never). 
 writes each task as a row of the caller's database, in the caller's transaction: a task
 exists if and only if the change that asked for it committed, and none is lost to a crash
 between the commit and the enqueue (the risk of the `transaction.on_commit(task.enqueue)`
-that Django's docs advise). Workers (task_worker.py) run the rows; results stay in them.
+that Django's docs advise). Workers (worker.py) run the rows; results stay in them.
 
 Options of a task, beside Django's (`@task(max_attempts=3, timeout=10)`): attempts before
 it is given up on (failed), and seconds an attempt may take. A task that raises GiveUp fails
@@ -53,6 +53,8 @@ class OutboxBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+    # The task's row is written in the caller's transaction (outbox/transactional.py).
+    enqueues_in_transaction = True
 
     def validate_task(self, task: AnyTask) -> None:
         super().validate_task(task)
@@ -69,35 +71,23 @@ class OutboxBackend(BaseTaskBackend):
         """The task's row, in the current transaction; this process's worker is woken once
         that commits (others see it at their next poll)."""
         self.validate_task(task)
-        # Built first: it refuses arguments that do not survive a JSON round trip.
         now = timezone.now()
-        result: AnyResult = TaskResult(
-            task=task,
-            id=QueuedTask._meta.get_field("id").get_default(),
-            status=TaskResultStatus.READY,
-            enqueued_at=now,
-            started_at=None,
-            last_attempted_at=None,
-            finished_at=None,
-            args=list(args),
-            kwargs=dict(kwargs),
-            backend=self.alias,
-            errors=[],
-            worker_ids=[],
-        )
-        QueuedTask.objects.create(
-            id=result.id,
+        row = QueuedTask(
             task_path=task.module_path,
             backend=self.alias,
             queue_name=task.queue_name,
             priority=task.priority,
-            args=result.args,
-            kwargs=result.kwargs,
+            args=list(args),
+            kwargs=dict(kwargs),
             enqueued_at=now,
             due_at=task.run_after or now,
             max_attempts=getattr(task, "max_attempts", DEFAULT_MAX_ATTEMPTS),
             timeout=getattr(task, "timeout", DEFAULT_TIMEOUT),
         )
+        # Before the write: it refuses arguments that do not survive a JSON round trip.
+        result = result_of(row, task)
+        row.args, row.kwargs = result.args, result.kwargs
+        row.save(force_insert=True)
         transaction.on_commit(wake)
         task_enqueued.send(type(self), task_result=result)
         return result
@@ -131,9 +121,10 @@ def task_of(row: QueuedTask) -> AnyTask:
     return found.using(priority=row.priority, queue_name=row.queue_name, backend=row.backend)
 
 
-def result_of(row: QueuedTask) -> AnyResult:
+def result_of(row: QueuedTask, task: AnyTask | None = None) -> AnyResult:
+    """The row as a TaskResult (of `task` when the caller has it; else the one it names)."""
     result: AnyResult = TaskResult(
-        task=task_of(row),
+        task=task or task_of(row),
         id=row.id,
         status=TaskResultStatus(row.status),
         enqueued_at=row.enqueued_at,

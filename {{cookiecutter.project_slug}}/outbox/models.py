@@ -6,47 +6,6 @@ from django.utils import timezone
 from .compat import TaskResultStatus
 
 
-class Message(models.Model):
-    """Work to do outside the database (tell another service about a change), written in
-    the same transaction as the change that calls for it, so that the change and the work
-    are saved together or not at all. The worker (worker.py) does it later, retrying until
-    it succeeds."""
-
-    class State(models.TextChoices):
-        PENDING = "pending"
-        DONE = "done"
-        FAILED = "failed"
-
-    # What to do (an app's name for it); the handler registered for the topic does it.
-    topic = models.CharField(max_length=64)
-    # What it is about ("42"): messages of one topic and key are handled in order, by one
-    # worker at a time.
-    key = models.CharField(max_length=128)
-    payload = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    # Not before then: a failed attempt sets the next one further out.
-    due_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    # A worker that claims a message holds it until then; a worker that dies mid-way lets
-    # it go when the lease ends, and another worker takes it.
-    lease_until = models.DateTimeField(null=True, blank=True)
-    lease_token = models.CharField(max_length=32, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["state", "due_at"], name="outbox_pending_due"),
-            models.Index(fields=["topic", "key", "state"], name="outbox_topic_key"),
-            models.Index(fields=["done_at"], name="outbox_done_at"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.topic} {self.key} ({self.state})"
-
-
 def new_task_id() -> str:
     return uuid.uuid4().hex
 
@@ -54,7 +13,7 @@ def new_task_id() -> str:
 class QueuedTask(models.Model):
     """A Tasks-framework task (outbox/backend.py) and its result: written in the transaction
     of the change that enqueued it, so it exists if and only if that change committed. A
-    worker (outbox/task_worker.py) claims it under a lease, runs it, and writes the outcome
+    worker (outbox/worker.py) claims it under a lease, runs it, and writes the outcome
     here, where get_result() reads it."""
 
     Status = TaskResultStatus

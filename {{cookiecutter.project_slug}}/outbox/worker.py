@@ -1,10 +1,17 @@
-"""The worker: does the outbox's pending work, in bulk, retrying until it succeeds.
+"""The worker: runs the queued tasks (backend.py), each with its own timeout and outcome,
+up to TASKS_CONCURRENCY at once.
 
-One runs in every server process, started and stopped by the ASGI lifespan (apps.py);
-`manage.py outbox --work` runs one on its own (for WSGI servers, which have no lifespan).
-Its database work runs in one daemon thread of its own, whose connection is closed after
-each round, so it holds none while idle. Stopping never waits long: a call stuck on a hung
-database is left to its daemon thread, and the lease hands its messages on later.
+An `async def` task runs on the worker's event loop; a sync one in a thread of the loop's
+executor (its database connections closed after it). One slow or failing task never fails
+another: each attempt is claimed, timed and finished alone. The worker's own database work
+(claims, outcomes) runs in one daemon thread of its own, whose connection is closed after
+each round, so it holds none while idle. One worker runs in every server process, started
+and stopped by the ASGI lifespan (apps.py); `manage.py tasks --work` runs one on its own
+(for WSGI servers, which have no lifespan). A stopping worker claims nothing more, lets
+the attempts under way finish for up to TASKS_STOP_GRACE seconds (what a task has already
+sent is then not sent again by the next worker), and hands back the rest. It never waits longer: a
+call stuck on a hung database is left to its daemon thread, and the lease hands its tasks on
+later.
 """
 
 import asyncio
@@ -14,30 +21,26 @@ import queue
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from datetime import timedelta
+from inspect import iscoroutinefunction
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
-from . import handlers as handlers_module
 from . import store, wakeup
-from .handlers import Failures, GiveUp, handlers
-from .models import Message
+from .backend import GiveUp, result_of
+from .compat import AnyResult, TaskContext, normalize_json, task_finished, task_started
+from .models import QueuedTask
 from .outages import Outages
 
 logger = logging.getLogger(__name__)
 
-PURGE_EVERY = 600.0  # seconds between deletions of old done and failed messages
-STOP_TIMEOUT = 2.0  # seconds a stopping worker may spend handing back its messages
-# A round's handlers start no work past this share of the lease (handlers.time_left()), and
-# are stopped at the second share, so that the round's outcome is written before its lease
-# ends: past it another worker may take the same keys.
-START_SHARE, STOP_SHARE = 0.5, 0.75
+PURGE_EVERY = 600.0  # seconds between deletions of old finished tasks
+STOP_TIMEOUT = 2.0  # seconds a stopping worker may spend handing back its tasks
 
 
 def _close_connection() -> None:
@@ -71,92 +74,131 @@ class DaemonThread(Executor):
         self._calls.put(None)  # the thread ends after the call it runs; nothing waits for it
 
 
-class Worker:
-    def __init__(self) -> None:
-        self.batch_size: int = settings.OUTBOX_BATCH_SIZE
-        self.lease: float = settings.OUTBOX_LEASE
+def _call_closing_connections(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """A sync task, in an executor thread: that thread's connections are closed after it,
+    so that none is left open between tasks."""
+    try:
+        return func(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
+class TaskWorker:
+    def __init__(self, queues: list[str] | None = None, concurrency: int | None = None) -> None:
+        self.id = uuid.uuid4().hex[:16]
+        self.queues = queues or ["default"]
+        self.concurrency: int = concurrency or settings.TASKS_CONCURRENCY
         self.poll_interval: float = settings.OUTBOX_POLL_INTERVAL
-        # The worker's rounds follow one another, so one lease token serves them all, and a
-        # stopping worker hands back what it holds by it: even a claim it was stopped while
-        # waiting for (the claim commits in the worker's thread; the release runs after it).
-        self.token = uuid.uuid4().hex
+        self.running: set[asyncio.Task[None]] = set()
         self._last_purge = 0.0
         self.outages = Outages(summary_every=settings.OUTBOX_OUTAGE_SUMMARY)
+        self._outcomes: list[tuple[QueuedTask, store.Outcome, asyncio.Future[bool]]] = []
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def run_once(self) -> int:
-        """One round: claim, handle, record the outcome. Returns how many messages it handled.
-        The round's connection is closed at its end (not when cancelled: then the call that
-        holds it may be stuck, and the close would wait behind it)."""
-        claimed_at = asyncio.get_running_loop().time()  # the lease runs from before the claim
-        claim = await sync_to_async(store.claim)(
-            topics=list(handlers), limit=self.batch_size, lease=self.lease, token=self.token
-        )
-        if claim.messages:
-            failures = await self._handle(claim.messages, claimed_at)
-            await sync_to_async(store.finish)(claim, failures)
-        await sync_to_async(_close_connection)()
-        return len(claim.messages)
+        """Claim what fits beside the running tasks and start it; returns how many started."""
+        free = self.concurrency - len(self.running)
+        claimed = await sync_to_async(claim_and_read)(self.id, self.queues, free)
+        for row, result in claimed:
+            attempt = asyncio.create_task(self._attempt(row, result), name=f"task {row.task_path}")
+            self.running.add(attempt)
+            attempt.add_done_callback(self.running.discard)
+        return len(claimed)
 
-    async def _handle(self, messages: list[Message], claimed_at: float) -> Failures:
-        """Every topic's handler at once, each with its own outcome, all within the lease."""
-        by_topic: dict[str, list[Message]] = defaultdict(list)
-        for message in messages:
-            by_topic[message.topic].append(message)
-        token = handlers_module.round_deadline.set(claimed_at + self.lease * START_SHARE)
+    async def _attempt(self, row: QueuedTask, result: AnyResult | Exception) -> None:
         try:
-            stop_at = claimed_at + self.lease * STOP_SHARE
-            outcomes = await asyncio.gather(
-                *(self._handle_topic(topic, group, stop_at) for topic, group in by_topic.items())
-            )
-        finally:
-            handlers_module.round_deadline.reset(token)
-        failures: Failures = {}
-        for outcome in outcomes:
-            failures.update(outcome)
-        if given_up := sum(isinstance(why, GiveUp) for why in failures.values()):
-            logger.error(
-                "outbox: gave up on %d of %d messages (see the admin)", given_up, len(messages)
-            )
-        return failures
-
-    async def _handle_topic(self, topic: str, group: list[Message], stop_at: float) -> Failures:
+            if isinstance(result, Exception):  # no such task here: retrying won't mend it
+                raise GiveUp(f"{row.task_path} is no task: {result}") from result
+            task = result.task
+            task_started.send(type(self), task_result=result)
+            args = [TaskContext(task_result=result), *row.args] if task.takes_context else row.args
+            async with asyncio.timeout(row.timeout):
+                if iscoroutinefunction(task.func):
+                    value = await task.func(*args, **row.kwargs)
+                else:
+                    call = sync_to_async(_call_closing_connections, thread_sensitive=False)
+                    value = await call(task.func, *args, **row.kwargs)
+            outcome = store.Outcome(return_value=normalize_json(value))
+        except GiveUp as exc:
+            outcome = store.Outcome(error=store.error_of(exc), reason=reason_of(exc), final=True)
+        except Exception as exc:  # a timeout too: this attempt fails, no other does
+            outcome = store.Outcome(error=store.error_of(exc), reason=reason_of(exc))
         try:
-            async with asyncio.timeout_at(stop_at):
-                failures = await handlers[topic](group)
-        except Exception as exc:  # a timeout too: the round must end before its lease
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            failures = dict.fromkeys((message.pk for message in group), reason)
-        self._note_outcome(topic, group, failures)
-        return failures
-
-    def _note_outcome(self, topic: str, group: list[Message], failures: Failures) -> None:
-        """Tell the outage log whether this topic's work is failing (retries left over)."""
-        retried = [m for m in group if isinstance(failures.get(m.pk), str)]
-        if not retried:
-            self.outages.succeeded(topic)
+            written = await self._write_outcome(row, outcome)
+        except Exception:  # the database is down, say: the lease hands the task on later
+            logger.exception("tasks: %s %s: could not write its outcome", row.task_path, row.id)
             return
-        reason = str(failures[retried[0].pk])
-        oldest = min(message.created_at for message in retried)
-        self.outages.failed(topic, len(retried), oldest, reason)
+        if not written:
+            logger.warning("tasks: %s %s: lease lost, outcome not written", row.task_path, row.id)
+            return
+        self._note_outcome(row, outcome)
+        with contextlib.suppress(Exception):  # a receiver's failure is not the task's
+            task_finished.send(type(self), task_result=result_of(row))
+
+    async def _write_outcome(self, row: QueuedTask, outcome: store.Outcome) -> bool:
+        """Outcomes that come in the same turn of the loop (a batch of tasks that ended
+        together) are written in one transaction: one commit, one hop to the database thread."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[bool] = loop.create_future()
+        self._outcomes.append((row, outcome, written))
+        if len(self._outcomes) == 1:
+            writing = loop.create_task(self._write_outcomes(), name="task outcomes")
+            self._writing.add(writing)
+            writing.add_done_callback(self._writing.discard)
+        return await asyncio.shield(written)
+
+    async def _write_outcomes(self) -> None:
+        await asyncio.sleep(0)  # the others of this turn join
+        outcomes, self._outcomes = self._outcomes, []
+        try:
+            pairs = [(row, outcome) for row, outcome, _ in outcomes]
+            written = await sync_to_async(store.finish_all)(pairs)
+        except Exception as exc:
+            for _, _, future in outcomes:
+                future.set_exception(exc)
+                future.exception()  # read: an attempt cancelled meanwhile no longer waits
+        else:
+            for (_, _, future), one in zip(outcomes, written, strict=True):
+                future.set_result(one)
+
+    def _note_outcome(self, row: QueuedTask, outcome: store.Outcome) -> None:
+        if outcome.error is None:
+            self.outages.succeeded(row.task_path)
+        elif row.status == store.FAILED:
+            logger.error(
+                "tasks: %s %s failed after %d attempts: %s (see the admin)",
+                row.task_path,
+                row.id,
+                len(row.worker_ids),
+                outcome.reason,
+            )
+        else:
+            self.outages.failed(row.task_path, outcome.reason)
 
     async def run_until_idle(self) -> int:
-        """Handle everything that is due now (tests, and `manage.py outbox --drain`)."""
+        """Run everything due now, and what it makes due, until nothing is (tests, and
+        `manage.py tasks --drain`). Returns how many attempts it started."""
         total = 0
-        while handled := await self.run_once():
-            total += handled
-        return total
+        while True:
+            total += await self.run_once()
+            if not self.running:
+                return total
+            await asyncio.wait(set(self.running), return_when=asyncio.FIRST_COMPLETED)
 
     async def run(self) -> None:
         event = wakeup.listen()
-        thread = DaemonThread("outbox worker")
+        thread = DaemonThread("task worker")
         try:
             async with ThreadSensitiveContext(executor=thread):
                 try:
                     await self._loop(event)
                 finally:
-                    # Stopped, maybe mid-round: hand back whatever it holds.
+                    if self.running:
+                        await asyncio.wait(set(self.running), timeout=settings.TASKS_STOP_GRACE)
+                    for attempt in list(self.running):
+                        attempt.cancel()
                     with contextlib.suppress(Exception):
-                        release = sync_to_async(store.release)(self.token)
+                        release = sync_to_async(store.release)(self.id)
                         await asyncio.wait_for(release, STOP_TIMEOUT)
         finally:
             wakeup.forget(event)
@@ -166,43 +208,65 @@ class Worker:
         while True:
             event.clear()
             try:
-                handled = await self.run_once()
+                await self.run_once()
+                await sync_to_async(_close_connection)()
                 await self._purge_now_and_then()
             except Exception:  # the database is down, say: try again at the next poll
-                logger.exception("outbox: a round failed")
+                logger.exception("tasks: a round failed")
                 with contextlib.suppress(Exception):
                     await sync_to_async(_close_connection)()
-                handled = 0
-            if not handled:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), self.poll_interval)
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(event.wait())]
+            if len(self.running) >= self.concurrency:  # full: wait for a free place too
+                waits.append(asyncio.ensure_future(asyncio.wait(set(self.running))))
+            _, pending = await asyncio.wait(
+                waits, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in pending:
+                waiting.cancel()
 
     async def _purge_now_and_then(self) -> None:
         if time.monotonic() - self._last_purge < PURGE_EVERY:
             return
         self._last_purge = time.monotonic()
-        for state, seconds in [
-            (store.DONE, settings.OUTBOX_KEEP_DONE),
+        for status, seconds in [
+            (store.SUCCESSFUL, settings.OUTBOX_KEEP_DONE),
             (store.FAILED, settings.OUTBOX_KEEP_FAILED),
         ]:
             keep = timedelta(seconds=seconds)
-            if deleted := await sync_to_async(store.purge)(state, keep):
-                logger.info("outbox: deleted %d %s messages older than %s", deleted, state, keep)
+            if deleted := await sync_to_async(store.purge)(status, keep):
+                logger.info("tasks: deleted %d %s tasks older than %s", deleted, status, keep)
 
 
-_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+def claim_and_read(
+    worker_id: str, queues: list[str], limit: int
+) -> list[tuple[QueuedTask, AnyResult | Exception]]:
+    """Claim tasks, and read each claimed row's result (importing its task's module: in the
+    database thread, not on the loop), all in one hop. A row whose task is gone gets why."""
+    claimed: list[tuple[QueuedTask, AnyResult | Exception]] = []
+    for row in store.claim(worker_id, queues, limit):
+        try:
+            claimed.append((row, result_of(row)))
+        except (ImportError, TypeError) as exc:
+            claimed.append((row, exc))
+    return claimed
+
+
+def reason_of(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+_workers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
 
 def start_worker() -> None:
-    """Start this loop's worker, unless OUTBOX_WORKER is off or no app registered a handler."""
+    """Start this loop's worker, unless OUTBOX_WORKER is off."""
     loop = asyncio.get_running_loop()
-    if settings.OUTBOX_WORKER and handlers and loop not in _tasks:
-        _tasks[loop] = loop.create_task(Worker().run(), name="outbox worker")
+    if settings.OUTBOX_WORKER and loop not in _workers:
+        _workers[loop] = loop.create_task(TaskWorker().run(), name="outbox worker")
 
 
 async def stop_worker() -> None:
-    task = _tasks.pop(asyncio.get_running_loop(), None)
-    if task is not None:
-        task.cancel()
-        # Bounded: a round stuck on a hung database must not hold up the shutdown.
-        await asyncio.wait({task}, timeout=2 * STOP_TIMEOUT)
+    worker = _workers.pop(asyncio.get_running_loop(), None)
+    if worker is not None:
+        worker.cancel()
+        await asyncio.wait({worker}, timeout=settings.TASKS_STOP_GRACE + 2 * STOP_TIMEOUT)

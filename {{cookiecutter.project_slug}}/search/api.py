@@ -56,7 +56,7 @@ def has_regular_expression(query: str) -> bool:
 @router.get("", response={200: SearchResults, **SEARCH_ERRORS})
 async def search(request: HttpRequest, params: Query[SearchParams]) -> SearchResults:
     """Search published posts. An index that does not exist yet gives no hits, not an error
-    (the outbox worker makes it at the first post). Highlights are HTML-encoded: `<em>` marks
+    (the first indexing task makes it). Highlights are HTML-encoded: `<em>` marks
     the matches, and everything else in them is escaped text."""
     if has_regular_expression(params.q):
         # Like a leading wildcard, a regular expression scans every term in the index.

@@ -8,12 +8,10 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from blog.signals import posts_changed
-        from outbox.handlers import register
 
-        from .indexing import TOPIC, apply_changes, record_changes
+        from .indexing import enqueue_changes
 
-        posts_changed.connect(record_changes, dispatch_uid="search.record_changes")
-        register(TOPIC, apply_changes)
+        posts_changed.connect(enqueue_changes, dispatch_uid="search.enqueue_changes")
 
     @property
     def ready_required(self) -> bool:

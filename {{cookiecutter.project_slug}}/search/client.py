@@ -1,7 +1,7 @@
 """One AsyncElasticsearch client per running event loop, built from settings.
 
 The lifecycle is runtime/loop_clients.py's: get_client() gives the running loop's client
-(management commands, the outbox worker), views use request_client(), which closes its
+(management commands, the task worker), views use request_client(), which closes its
 client when the loop is not long-lived (WSGI), and the lifespan closes them all at shutdown.
 """
 

@@ -9,7 +9,7 @@ published posts are in the index.
 from typing import Any
 
 from django.conf import settings
-from elasticsearch import BadRequestError, NotFoundError
+from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
 from blog.models import Post
 
@@ -47,11 +47,11 @@ def post_document(post: Post) -> dict[str, Any]:
     }
 
 
-async def ensure_index() -> None:
+async def ensure_index(client: AsyncElasticsearch | None = None) -> None:
     """Make the first version and its alias unless the alias (or an index of that name,
     from before aliases) exists. Writing to a missing alias would create an index with
     guessed mappings instead."""
-    client = get_client()
+    client = client or get_client()
     if await client.indices.exists(index=index_name()):
         return
     try:

@@ -1,16 +1,16 @@
 """`search_index --rebuild`: a new index version from the database, with no downtime.
 
-1. Note the time, make a new version and stream every published post into it.
+1. Make a new version and stream every published post into it, each with its revision.
 2. Swap the alias to it in one step (searches never see a half-built index), and delete
    the older versions.
-3. Changes the worker applied to the old version during the build are recorded again
-   (from the outbox's done messages since step 1): the worker applies them to the new one.
+3. Reconcile: tasks that ran during the build wrote to the old version. Every post whose
+   document in the new version is missing, older than its revision, or of a post no longer
+   published (or gone) gets an index_posts task, which brings it up to date.
 """
 
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,17 +18,12 @@ from django.utils import timezone
 from elasticsearch import helpers
 
 from blog.models import Post
-from outbox import store
 
 from .client import get_client
 from .documents import MAPPINGS, index_name, post_document, version_name, versions_behind_alias
-from .indexing import TOPIC
+from .indexing import enqueue_changes
 
 logger = logging.getLogger(__name__)
-
-# Changes committed up to this long before the rebuild started may still have been
-# applied after it started: they are applied again, which is harmless.
-REQUEUE_MARGIN = timedelta(seconds=60)
 
 
 @dataclass
@@ -37,7 +32,7 @@ class BulkSummary:
     indexed: int = 0
     failed: int = 0
     version: str = ""
-    requeued: int = 0
+    reconciled: int = 0
 
 
 async def rebuild_index(
@@ -50,17 +45,13 @@ async def rebuild_index(
     summary = BulkSummary(total=await published.acount(), version=new)
     await client.indices.create(index=new, mappings=MAPPINGS)
 
-    # The worker's writes carry their post's newest outbox message id as a version
-    # (indexing.py): the rebuild's read is newer than every message recorded before it.
-    version = await sync_to_async(store.last_message_id)()
-
     async def actions() -> AsyncIterator[dict[str, Any]]:
         async for post in published.aiterator(chunk_size=chunk_size):
             yield {
                 "_index": new,
                 "_id": str(post.pk),
                 "_source": post_document(post),
-                "version": version,
+                "version": post.revision,  # as the tasks write it (indexing.py)
                 "version_type": "external_gte",
             }
 
@@ -80,10 +71,32 @@ async def rebuild_index(
     except BaseException:
         await client.indices.delete(index=new, ignore_unavailable=True)
         raise
-    summary.requeued = await sync_to_async(store.requeue_done_since)(
-        TOPIC, started - REQUEUE_MARGIN
-    )
+    summary.reconciled = await reconcile(new, chunk_size)
     return summary
+
+
+async def reconcile(version: str, chunk_size: int) -> int:
+    """Enqueue index_posts for every post the new version does not show as the database
+    has it now; returns how many. One pass over the index and the published posts."""
+    indexed: dict[int, int] = {}
+    async for hit in helpers.async_scan(
+        get_client(),
+        index=version,
+        query={"query": {"match_all": {}}},
+        _source=False,
+        version=True,
+        size=chunk_size,
+    ):
+        indexed[int(hit["_id"])] = hit["_version"]
+    stale = []
+    # Posts, not values_list(): Django's aiterator() of a values_list() queries in the loop.
+    published = Post.objects.filter(published=True).only("revision")
+    async for post in published.aiterator(chunk_size=chunk_size):
+        if indexed.pop(post.pk, 0) < post.revision:
+            stale.append(post.pk)
+    stale += indexed  # in the index, but a draft now, or gone
+    await sync_to_async(enqueue_changes)(Post, stale)
+    return len(stale)
 
 
 async def swap_alias(new: str) -> None:

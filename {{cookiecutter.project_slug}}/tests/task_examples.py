@@ -12,6 +12,7 @@ from outbox.backend import GiveUp
 from outbox.compat import AnyContext, task
 
 ran: list[str] = []  # what record() was asked to note, in the order it ran
+failing = False  # whether fails_while_told() fails
 
 
 def plain(value: int) -> int:
@@ -35,26 +36,44 @@ async def name_of_group(group_id: int) -> str:
     return (await Group.objects.aget(pk=group_id)).name
 
 
-@task(max_attempts=3)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+@task(max_attempts=3)
 def always_fails() -> None:
     raise RuntimeError("no luck")
 
 
-@task(takes_context=True, max_attempts=3)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+@task(takes_context=True, max_attempts=3)
 def succeeds_on_the_third_attempt(context: AnyContext) -> int:
     if context.attempt < 3:
         raise RuntimeError(f"attempt {context.attempt}")
     return context.attempt
 
 
-@task(timeout=0.2, max_attempts=1)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+@task(timeout=0.2, max_attempts=1)
 async def sleeps(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-@task(max_attempts=1)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+@task
+async def naps(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "rested"
+
+
+@task
+async def waits_forever() -> None:
+    """Runs until its worker stops."""
+    await asyncio.Event().wait()
+
+
+@task(max_attempts=1)
 def lost_once() -> str:
     return "ran"
+
+
+@task(max_attempts=100)
+def fails_while_told() -> None:
+    if failing:
+        raise RuntimeError("told to fail")
 
 
 @task
@@ -74,7 +93,13 @@ def note(path: str, line: str) -> None:
         runs.write(f"{line}\n")
 
 
-@task(timeout=5)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+@task
+def note_group_name(path: str, group_id: int) -> None:
+    """Notes the group's name as the task finds it in the database."""
+    note(path, Group.objects.get(pk=group_id).name)
+
+
+@task(timeout=5)
 async def note_slowly(path: str, number: int) -> None:
     """Notes its start, waits a second, notes its end: a worker killed meanwhile leaves it
     started and not ended."""

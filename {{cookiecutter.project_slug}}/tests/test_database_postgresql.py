@@ -14,17 +14,17 @@ import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.test import AsyncClient
 from psycopg_pool import PoolTimeout
 
 from outbox import store
-from outbox.models import Message
 
 from {{ cookiecutter.project_slug }}.errors import DATABASE_RETRY_AFTER
 from {{ cookiecutter.project_slug }}.runtime.database_check import postgresql_problem
 
 from .conftest import WrittenLines
+from .task_examples import record
 
 PROJECT_SETTINGS = "{{ cookiecutter.project_slug }}.settings"
 
@@ -150,39 +150,33 @@ async def test_an_exhausted_pool_is_a_503_with_retry_after() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_workers_never_hold_the_same_key() -> None:
+def test_concurrent_workers_never_claim_the_same_task() -> None:
     """Four workers (threads, each with its own connection, as processes would have) claim
-    200 messages of 20 keys at once: each message is handled once, each key's in order."""
-    with transaction.atomic():
-        for n in range(200):
-            store.record("test.concurrent", [f"key-{n % 20}"], {"n": n})
-    handled: list[tuple[str, int]] = []
+    200 tasks at once, five at a time: each task is claimed once (the advisory lock)."""
+    for n in range(200):
+        record.enqueue(str(n))
+    claimed: list[str] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def work(worker_id: str) -> None:
         try:
-            while Message.objects.filter(state="pending").exists():
-                claim = store.claim(topics=["test.concurrent"], limit=5, lease=60)
-                for message in claim.messages:
-                    with lock:
-                        handled.append((message.key, message.payload["n"]))
+            while rows := store.claim(worker_id, ["default"], 5):
+                with lock:
+                    claimed.extend(row.pk for row in rows)
                 time.sleep(0.001)  # while it works, the others claim
-                store.finish(claim, {})
+                store.finish_all([(row, store.Outcome()) for row in rows])
         except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
 
-    workers = [threading.Thread(target=work) for _ in range(4)]
+    workers = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
 
     assert errors == []
-    assert Counter(n for _, n in handled).most_common(1)[0][1] == 1  # none twice
-    assert sorted(n for _, n in handled) == list(range(200))  # none lost
-    for key in {key for key, _ in handled}:
-        ns = [n for k, n in handled if k == key]
-        assert ns == sorted(ns), key
+    assert Counter(claimed).most_common(1)[0][1] == 1  # none twice
+    assert len(claimed) == 200  # none left

@@ -30,7 +30,6 @@ async def test_ready_checks_the_database(monkeypatch: pytest.MonkeyPatch) -> Non
     assert response.json() == {
         "status": "ok",
         "checks": {"database": "ok"},
-        "outbox": {"pending": 0, "oldest_pending_seconds": None, "failed": 0},
         "tasks": {"due": 0, "oldest_due_seconds": None, "failed": 0},
     }
 

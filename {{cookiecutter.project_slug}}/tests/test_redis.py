@@ -159,8 +159,12 @@ def test_with_redis_down_the_api_answers_and_the_log_says_why(
 
 
 @pytest.fixture
-def unused_port() -> int:
-    return free_port()
+def unused_port() -> Iterator[int]:
+    """A port nothing listens on, held bound (not listening) for the whole test, so that a
+    connection to it is refused and no server started by the test can be given it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture

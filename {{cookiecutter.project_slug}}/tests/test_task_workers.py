@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from outbox import store
 from outbox.models import QueuedTask
 
 from .task_examples import note_run, note_slowly
@@ -24,7 +26,7 @@ WORKERS = """
 import asyncio, sys
 import django
 django.setup()
-from outbox.task_worker import TaskWorker
+from outbox.worker import TaskWorker
 
 async def main(workers):
     await asyncio.gather(*(TaskWorker().run_until_idle() for _ in range(workers)))
@@ -36,7 +38,7 @@ FOREVER = """
 import asyncio
 import django
 django.setup()
-from outbox.task_worker import TaskWorker
+from outbox.worker import TaskWorker
 
 asyncio.run(TaskWorker().run())
 """
@@ -79,6 +81,47 @@ def test_a_thousand_tasks_across_four_workers_in_two_processes_run_once_each(
     assert sorted(counts) == sorted(str(number) for number in range(1000))
     assert [number for number, times in counts.items() if times > 1] == []
     assert not QueuedTask.objects.exclude(status=QueuedTask.Status.SUCCESSFUL).exists()
+
+
+def test_two_claims_at_once_never_lease_the_same_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The second of two claims made at the same moment waits for the first one's write.
+    The first holds its write until the second has read (or 5 s have passed): without the
+    serializing lock both would read, and lease, the same five tasks. Unlike the thousand
+    tasks above, this does not rely on a race showing up."""
+    for number in range(10):
+        note_run.enqueue(str(tmp_path / "runs"), number)
+    first_has_read, second_has_read = threading.Event(), threading.Event()
+    leased: dict[str, list[object]] = {}
+    write = store.update_alike
+
+    def write_when_both_have_read(rows: list[QueuedTask], fields: list[str]) -> None:
+        if threading.current_thread().name == "first":
+            first_has_read.set()
+            second_has_read.wait(timeout=5)  # at once, unless a lock holds the second back
+        else:
+            second_has_read.set()
+        write(rows, fields)
+
+    def claim() -> None:
+        try:
+            name = threading.current_thread().name
+            leased[name] = [row.pk for row in store.claim(name, ["default"], 5)]
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(store, "update_alike", write_when_both_have_read)
+    first = threading.Thread(target=claim, name="first")
+    first.start()
+    assert first_has_read.wait(timeout=60)
+    second = threading.Thread(target=claim, name="second")
+    second.start()
+    first.join(60)
+    second.join(60)
+
+    assert len(leased["first"]) == len(leased["second"]) == 5
+    assert set(leased["first"]).isdisjoint(leased["second"])
 
 
 def test_a_killed_workers_task_runs_again_after_its_lease_and_once_only(

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import urllib.parse
+import weakref
 from datetime import datetime, timedelta
 
 import httpx
@@ -66,6 +67,22 @@ def call_bound() -> float:
     return float(settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT)
 
 
+# Seconds a delivery may wait for a connection: 100 deliveries to a receiver that takes the
+# whole call bound (15 s) each, 10 at a time, wait 135 s at most.
+SLOT_WAIT = 300.0
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+_slots = weakref.WeakKeyDictionary()
+
+
+def slots() -> asyncio.Semaphore:
+    """The running loop's WEBHOOK_CONCURRENCY places: a delivery waits for one before its
+    call's time starts (httpx's own pool would time it out while it waits)."""
+    loop = asyncio.get_running_loop()
+    if (found := _slots.get(loop)) is None:
+        found = _slots[loop] = asyncio.Semaphore(settings.WEBHOOK_CONCURRENCY)
+    return found
+
+
 class NotDelivered(Exception):
     """This attempt failed in a way a later one may not: the task is retried."""
 
@@ -80,9 +97,10 @@ def last_error(context: AnyContext) -> str:
     return errors[-1].traceback.strip().splitlines()[-1] if errors else ""
 
 
-# Retries end with WEBHOOK_MAX_AGE, not with a count; the timeout is the call's bound plus
-# time to spare (the attempt is stopped there anyway).
-@task(takes_context=True, max_attempts=100_000, timeout=call_bound() + 5)  # type: ignore[call-overload,untyped-decorator,unused-ignore]
+# Retries end with WEBHOOK_MAX_AGE, not with a count. The timeout covers the wait for one of
+# the WEBHOOK_CONCURRENCY connections (a worker runs up to TASKS_CONCURRENCY deliveries at
+# once), then the call's own bound.
+@task(takes_context=True, max_attempts=100_000, timeout=SLOT_WAIT + call_bound())
 async def deliver(
     context: AnyContext, delivery_id: str, url: str, event: str, posts: list[dict[str, object]]
 ) -> None:
@@ -118,7 +136,7 @@ async def deliver(
         **signed_headers(delivery_id, int(time.time()), body, settings.WEBHOOK_SECRET),
     }
     try:
-        async with clients.for_request() as client, asyncio.timeout(call_bound()):
+        async with slots(), clients.for_request() as client, asyncio.timeout(call_bound()):
             response = await client.post(url, content=body, headers=headers)
     except (httpx.TimeoutException, TimeoutError) as error:
         raise NotDelivered(f"timed out ({type(error).__name__})") from None

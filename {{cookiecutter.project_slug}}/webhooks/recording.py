@@ -1,5 +1,6 @@
 """Deliveries are enqueued with the publish, in its transaction (the outbox backend's
-guarantee): a publish that commits has its deliveries, one that rolls back has none."""
+guarantee; on its commit with another backend): a publish that commits has its deliveries,
+one that rolls back has none."""
 
 import uuid
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from blog.models import Post
+from outbox.transactional import enqueue_with_change
 
 from .delivery import deliver
 from .models import Announced, StoppedReceiver
@@ -43,4 +45,4 @@ def record_publishes(sender: object, ids: list[int], **kwargs: Any) -> None:
         posts = [describe(post) for post in new[start : start + POSTS_PER_DELIVERY]]
         for url in settings.WEBHOOK_URLS:
             if url not in stopped:
-                deliver.enqueue(uuid.uuid4().hex, url, "posts.published", posts)
+                enqueue_with_change(deliver, uuid.uuid4().hex, url, "posts.published", posts)

@@ -17,7 +17,7 @@ import pytest
 from django.conf import LazySettings
 
 from blog.models import Post
-from outbox.worker import Worker
+from outbox.worker import TaskWorker
 from search.client import get_client
 from search.documents import index_name
 
@@ -47,9 +47,9 @@ async def delete_real_index(search_engine: str) -> AsyncIterator[None]:
 
 
 async def apply_changes() -> int:
-    """Let the outbox worker apply every pending change to the index, and make it searchable
-    (a real cluster shows changes after its refresh interval; osmem at once)."""
-    applied = await Worker().run_until_idle()
+    """Let a worker run every indexing task that is due, and make the index searchable (a
+    real cluster shows changes after its refresh interval; osmem at once)."""
+    applied = await TaskWorker().run_until_idle()
     await get_client().indices.refresh(index=index_name(), ignore_unavailable=True)
     return applied
 

@@ -1,4 +1,4 @@
-"""The index follows the database: every write path, through the outbox, to osmem."""
+"""The index follows the database: every write path, through an indexing task, to osmem."""
 
 import asyncio
 from typing import Any
@@ -8,16 +8,17 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import LazySettings
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import AsyncClient
 
 from accounts.models import User
 from blog.models import Post
-from outbox.models import Message
-from outbox.worker import Worker
+from outbox.models import QueuedTask
+from outbox.worker import TaskWorker
 from search import indexing
 from search.client import get_client
 from search.documents import index_name, versions_behind_alias
-from search.indexing import TOPIC
+from search.indexing import NotIndexed, index_posts
 from search.rebuild import rebuild_index
 
 from ..conftest import bearer, wait_until
@@ -125,11 +126,17 @@ async def test_engine_down_then_up_the_worker_catches_up(
     settings.OUTBOX_POLL_INTERVAL = 0.05
     await relay.switch_off()  # the engine is down
     await api(alice, "post", "", {"title": "platypus", "published": True})
-    worker = asyncio.create_task(Worker().run())
+    indexing = QueuedTask.objects.filter(task_path="search.indexing.index_posts")
+    worker = asyncio.create_task(TaskWorker().run())
     try:
-        await wait_until(Message.objects.filter(attempts__gte=2).aexists)  # failing, retrying
+
+        async def retried() -> bool:
+            errors = indexing.values_list("errors", flat=True)
+            return any([len(attempts) >= 2 async for attempts in errors])
+
+        await wait_until(retried)  # failing, retrying
         await relay.switch_on()  # the engine is back, at the same address
-        await wait_until(Message.objects.filter(state="done").aexists)
+        await wait_until(indexing.filter(status="SUCCESSFUL").aexists)
     finally:
         worker.cancel()
     await get_client().indices.refresh(index=index_name())
@@ -139,12 +146,12 @@ async def test_engine_down_then_up_the_worker_catches_up(
 async def test_a_restarted_process_applies_what_was_pending(alice: User) -> None:
     """Changes saved while no worker ran (the process stopped) are applied by the next one."""
     await api(alice, "post", "", {"title": "echidna", "published": True})
-    assert await Message.objects.filter(state="pending").acount() == 1  # nobody applied it
+    assert await QueuedTask.objects.filter(status="READY").acount() == 1  # nobody ran it
 
     await apply_changes()  # a new process's worker
 
     assert await found("echidna") == ["echidna"]
-    assert await Message.objects.filter(state="done").acount() == 1
+    assert await QueuedTask.objects.filter(status="SUCCESSFUL").acount() == 1
 
 
 def write_elsewhere(author: User) -> None:
@@ -185,7 +192,7 @@ async def test_rebuild_under_concurrent_searches_never_drops_and_loses_nothing(
         # Applied to the old version, the alias's until the swap. In a thread of its own, as
         # the served worker runs: its round ends by closing its thread's connection.
         async with ThreadSensitiveContext():
-            await Worker().run_until_idle()
+            await TaskWorker().run_until_idle()
 
     searches = asyncio.create_task(search_all_the_time())
     writes = asyncio.create_task(write_during_the_rebuild())
@@ -194,7 +201,7 @@ async def test_rebuild_under_concurrent_searches_never_drops_and_loses_nothing(
     await writes
     rebuilding = False
     await searches
-    await apply_changes()  # what was queued again for the new version
+    await apply_changes()  # what the rebuild found behind and queued again
 
     # How many searches fit in the rebuild depends on the machine; none may see fewer posts.
     assert min(totals) >= 600, totals
@@ -219,29 +226,108 @@ async def test_rebuild_replaces_an_index_from_before_aliases() -> None:
 async def test_a_stale_write_that_lands_late_never_overwrites_a_newer_one(
     alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker reads a post published, then its bulk request lands late (a slow engine,
-    its lease long gone); meanwhile another worker read it unpublished and deleted it. The
-    late, older write is refused: the draft stays out of search."""
+    """A task reads a post published, then its bulk request lands late (a slow engine);
+    meanwhile another task read it unpublished and deleted it from the index. The late,
+    older write is refused: the draft stays out of search."""
     post = await Post.objects.acreate(title="platypus", author=alice, published=True)
-    first_round = [message async for message in Message.objects.filter(topic=TOPIC)]
     held = asyncio.Event()
     released = asyncio.Event()
     real_bulk = type(get_client()).bulk
 
     async def bulk_that_lands_late(client: Any, **kwargs: Any) -> Any:
-        if not held.is_set():  # the first worker's request: held until the newer one is in
+        if not held.is_set():  # the first task's request: held until the newer one is in
             held.set()
             await released.wait()
         return await real_bulk(client, **kwargs)
 
     monkeypatch.setattr(type(get_client()), "bulk", bulk_that_lands_late)
-    stale = asyncio.create_task(indexing.apply_changes(first_round))  # reads "published"
+    stale = asyncio.create_task(index_posts.acall([post.pk]))  # reads "published"
     await held.wait()
     await Post.objects.filter(pk=post.pk).aupdate(published=False)
-    await indexing.apply_changes([m async for m in Message.objects.filter(topic=TOPIC)])
+    await index_posts.acall([post.pk])
     released.set()
-    outcome = await stale
+    await stale  # refused as older, which counts as done: no error
 
-    assert outcome == {}  # refused as older, which counts as done
     await get_client().indices.refresh(index=index_name())
     assert await found("platypus") == []
+
+
+async def test_an_indexing_task_fails_for_its_own_posts_only(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tasks that run at once share one bulk request; the engine refuses one post: that
+    post's task fails (to be retried), the other's succeeds."""
+    kept = await Post.objects.acreate(title="kept", author=alice, published=True)
+    refused = await Post.objects.acreate(title="refused", author=alice, published=True)
+    bulks: list[list[int]] = []
+
+    async def write(ids: list[int]) -> dict[int, str]:
+        bulks.append(ids)
+        return {refused.pk: "index 400: refused"}
+
+    monkeypatch.setattr(indexing.batches, "write", write)
+    outcomes = await asyncio.gather(
+        index_posts.acall([kept.pk]), index_posts.acall([refused.pk]), return_exceptions=True
+    )
+
+    assert bulks == [sorted([kept.pk, refused.pk])]  # one request for both
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], NotIndexed)
+
+
+async def test_a_deleted_post_never_comes_back_from_a_stale_write(alice: User) -> None:
+    """A task that read a post before it was deleted writes after the delete: refused."""
+    post = await Post.objects.acreate(title="quoll", author=alice, published=True)
+    await apply_changes()
+    stale = await Post.objects.aget(pk=post.pk)
+    await post.adelete()
+    await apply_changes()
+
+    answer = (
+        await get_client()
+        .options(ignore_status=409)
+        .index(
+            index=index_name(),
+            id=str(stale.pk),
+            document={"title": stale.title},
+            version=stale.revision,  # as index_posts() writes it
+            version_type="external_gte",
+            refresh=True,
+        )
+    )
+
+    assert answer.meta.status == 409
+    assert await found("quoll") == []
+
+
+async def test_every_write_raises_the_revision(alice: User) -> None:
+    post = await Post.objects.acreate(title="one", author=alice)
+    assert post.revision == 1
+    post.title = "two"
+    await post.asave()
+    assert post.revision == 2  # read again from the database
+    await Post.objects.filter(pk=post.pk).aupdate(title="three")
+    await sync_to_async(Post.objects.bulk_update)([post], ["title"])
+    await post.arefresh_from_db()
+    assert post.revision == 4
+
+
+def test_changes_waiting_in_the_outbox_become_tasks_on_upgrade(alice: User) -> None:
+    """Indexing was outbox messages before it was tasks: the upgrade's migration moves the
+    waiting and failed ones over, so no change is lost."""
+    queuedtask = ("outbox", "0002_queuedtask")
+    before: list[tuple[str, str | None]] = [queuedtask, ("search", None)]
+    after = [("search", "0001_changes_become_tasks")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    message = executor.loader.project_state(queuedtask).apps.get_model("outbox", "Message")
+    for key, state in [("7", "pending"), ("3", "failed"), ("7", "pending"), ("5", "done")]:
+        message.objects.create(topic="search.post", key=key, state=state)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    moved = QueuedTask.objects.filter(task_path="search.indexing.index_posts")
+    assert [(task.status, task.args) for task in moved] == [("READY", [[3, 7]])]
+    assert not message.objects.exists()
+    executor.migrate(executor.loader.graph.leaf_nodes())  # and on, to where the tests were

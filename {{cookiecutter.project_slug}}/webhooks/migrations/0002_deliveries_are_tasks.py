@@ -26,7 +26,7 @@ def move_waiting_deliveries(apps: StateApps, schema_editor: BaseDatabaseSchemaEd
             due_at=m.due_at,
             finished_at=None if m.state == "pending" else m.done_at,
             max_attempts=100_000,
-            timeout=20.0,  # the task's: WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 5
+            timeout=315.0,  # the task's: a connection's wait, then the call's bound
         )
         for m in waiting.iterator()
     )
@@ -38,6 +38,7 @@ class Migration(migrations.Migration):
         ("outbox", "0002_queuedtask"),
         ("webhooks", "0001_initial"),
     ]
+    run_before = [("outbox", "0003_delete_message")]
 
     operations = [
         migrations.DeleteModel(name="Delivery"),

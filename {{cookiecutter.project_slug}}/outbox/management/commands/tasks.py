@@ -9,10 +9,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
-from outbox import task_store
+from outbox import store
 from outbox.compat import Task
 from outbox.models import QueuedTask
-from outbox.task_worker import TaskWorker
+from outbox.worker import TaskWorker
 
 
 class Command(BaseCommand):
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             deleted = QueuedTask.objects.filter(task_path__in=forget).delete()[0]
             self.stdout.write(f"Forgot {deleted} tasks of {', '.join(sorted(set(forget)))}.")
         if retry_failed:
-            self.stdout.write(f"{task_store.retry_failed()} failed tasks are due again.")
+            self.stdout.write(f"{store.retry_failed()} failed tasks are due again.")
         elif drain:
             started = asyncio.run(TaskWorker(queues).run_until_idle())
             self.stdout.write(f"Ran {started} attempts.")
@@ -64,7 +64,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Working on the queues {', '.join(queues)} (Ctrl-C stops).")
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(TaskWorker(queues).run())
-        state = task_store.queue_state()
+        state = store.queue_state()
         oldest = state.oldest_due_seconds
         self.stdout.write(
             f"Due: {state.due}"

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Indexed {summary.indexed} published posts into {summary.version!r}, now behind "
-                f"{index_name()!r}; {summary.requeued} posts changed meanwhile are queued again."
+                f"{index_name()!r}; {summary.reconciled} posts changed meanwhile are queued again."
             )
         )
 

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Count
 
-from outbox import task_store
+from outbox import store
 from outbox.models import QueuedTask
 from webhooks import signing
 from webhooks.models import deliveries
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             self.stdout.write(signing.new_secret())
             return
         if retry_failed:
-            count = task_store.retry_failed(deliveries())
+            count = store.retry_failed(deliveries())
             self.stdout.write(f"Requeued {count} failed deliveries.")
         by_status = deliveries().values_list("status").annotate(n=Count("id"))
         counts = dict(by_status.values_list("status", "n"))
