@@ -37,6 +37,11 @@ Serving $project on http://127.0.0.1:8000 (Ctrl+C stops it). Try:
   http://127.0.0.1:8000/api/blog/posts?limit=5
   http://127.0.0.1:8000/api/ready   (shows search failed until ELASTICSEARCH_URL in .env points at a cluster)
   ab -c 100 -n 100 "http://127.0.0.1:8000/api/say-async?delay=3&word=hello"
+Accounts: sign up with POST http://127.0.0.1:8000/_allauth/app/v1/auth/signup (the project's
+README, "Sign-up, email verification, login, password reset", has the curl walk-through). The
+emails it sends (verification, reset) are printed in this server's log: DEBUG is on in .env, and
+EMAIL_URL is unset, so they go to the console. Under docker compose they go to Mailpit instead,
+http://127.0.0.1:8025.
 
 MSG
 exec uv run uvicorn "$slug.asgi:application" --host 127.0.0.1 --port 8000

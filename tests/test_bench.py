@@ -37,6 +37,8 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     assert (float(found[1]), float(found[2])) == (0.0, 2.0), output
     assert re.search(r"with Django's own ASGIHandler: project \d+ us, 2\.00 thread starts", output)
     assert "request_started thread hop put back" in output, output
+    login = r"POST /_allauth/app/v1/auth/login: \d+ us, 0\.00 thread starts"
+    assert re.search(login, output), output  # a login takes a kept thread, never a new one
     post_list = r"GET /api/blog/posts, anonymous, 20 posts: from the post list's cache \d+ us"
     assert re.search(post_list, output), output
     streams = r"50 SSE streams at once \(3 events 0.2 s apart\), uvicorn 1 worker: 150 events"

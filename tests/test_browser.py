@@ -1,11 +1,13 @@
 """The OpenAPI docs page in headless Chromium, offline: "Try it out" on say-async, and a post
 created with a token given to the page's "Authorize" dialog, and one created with the
-session of a user signed in at /admin/ (the page sends the CSRF token)."""
+session of a user signed in at /admin/ (the page sends the CSRF token). And allauth's browser
+client: sign-up and login from the page's own origin, with the session cookie and CSRF."""
 
 import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BakedProject, Server
@@ -115,3 +117,56 @@ def test_docs_page_creates_a_post_with_the_admin_session(
     sign_in = ("docs-admin", "a-long-docs-password")
     with docs_page(uvicorn_server, tmp_path / "api-docs-session.png", sign_in) as page:
         create_a_post(page, "docs-admin")
+
+
+# fetch() from the page: a POST with JSON, and the CSRF token from Django's cookie unless told
+# not to. Answers the status and the body (JSON, or text: Django's CSRF refusal is a page).
+POST_FROM_THE_PAGE = """async ([path, body, withCsrf]) => {
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+  const headers = {"Content-Type": "application/json"};
+  if (withCsrf) headers["X-CSRFToken"] = cookie.split("=")[1];
+  const answer = await fetch(path, {method: "POST", headers, body: JSON.stringify(body)});
+  const text = await answer.text();
+  try { return {status: answer.status, body: JSON.parse(text)}; }
+  catch { return {status: answer.status, body: text}; }
+}"""
+BROWSER_CLIENT = "/_allauth/browser/v1"
+
+
+def test_a_browser_signs_up_and_logs_in_with_its_session_and_csrf(
+    default_project: BakedProject, uvicorn_server: Server, tmp_path: Path
+) -> None:
+    """allauth's browser client, driven from the docs page: a sign-up without the CSRF token
+    is refused, one with it is pending verification; once verified (the emailed link is the
+    baked suite's test), a login gives the page a session that "Try it out" uses on /api/me."""
+    signup = {"email": "bo@example.com", "username": "bo", "password": "a long browser passphrase"}
+    login = {"username": "bo", "password": signup["password"]}
+    verify = (
+        "from allauth.account.models import EmailAddress; "
+        "EmailAddress.objects.filter(email='bo@example.com').update(verified=True)"
+    )
+
+    with docs_page(uvicorn_server, tmp_path / "api-docs-account.png") as page:
+
+        def post(path: str, body: dict[str, str], with_csrf: bool = True) -> dict[str, Any]:
+            answer: dict[str, Any] = page.evaluate(POST_FROM_THE_PAGE, [path, body, with_csrf])
+            return answer
+
+        forged = post(f"{BROWSER_CLIENT}/auth/signup", signup, with_csrf=False)
+        signed_up = post(f"{BROWSER_CLIENT}/auth/signup", signup)
+        default_project.uv_run("python", "manage.py", "shell", "-c", verify)
+        logged_in = post(f"{BROWSER_CLIENT}/auth/login", login)
+
+        me = page.locator('.opblock-get:has(.opblock-summary-path[data-path="/api/me"])')
+        me.locator(".opblock-summary").click()
+        me.get_by_role("button", name="Try it out").click()
+        me.get_by_role("button", name="Execute").click()
+        answer = me.locator(".live-responses-table .response-col_description pre").first
+        expect(answer).to_contain_text('"username": "bo"', timeout=15_000)
+
+    assert forged["status"] == 403  # Django's CSRF check: not allauth's answer shape
+    assert signed_up["status"] == 401, signed_up
+    pending = [flow["id"] for flow in signed_up["body"]["data"]["flows"] if flow.get("is_pending")]
+    assert pending == ["verify_email"]
+    assert logged_in["status"] == 200, logged_in
+    assert logged_in["body"]["data"]["user"]["username"] == "bo"

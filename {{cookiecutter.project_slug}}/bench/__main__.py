@@ -259,6 +259,11 @@ def main() -> None:
             f"GET /api/blog/posts, anonymous, 20 posts: from the post list's cache "
             f"{lists['cached'].cpu:.0f} us, without it {lists['uncached'].cpu:.0f} us"
         )
+        login = measure_cpu("project", "5" if args.quick else "20", "--login")
+        print(
+            f"POST /_allauth/app/v1/auth/login: {login} (nearly all of it the password's hash, "
+            "Django's PBKDF2: its cost is the point)"
+        )
         rate_limit_checks()
     print()
     streams = [sys.executable, "-m", "bench.streams", *(["--quick"] if args.quick else [])]

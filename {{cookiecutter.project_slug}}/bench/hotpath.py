@@ -10,6 +10,8 @@ GET /api/blog/posts/{id}, without credentials or with a bearer token: what auth 
 makes its own user, token and post for that, and deletes them afterwards.
 `python -m bench.hotpath project 500 --list cached` (or `uncached`) measures an anonymous
 GET /api/blog/posts of 20 posts, with the post list's cache on (blog/cache.py) or off.
+`python -m bench.hotpath project 20 --login` measures a login through allauth's headless API
+(POST /_allauth/app/v1/auth/login): the password's hash, the session, the token it issues.
 CPU time counts every thread of the process, so the threads Django starts per request are
 included. Prints microseconds per request (the fastest of several rounds, the one least
 disturbed by the rest of the machine), then the threads started per request.
@@ -96,6 +98,46 @@ def measure_list(app: Any, requests: int) -> float:
         Post.objects.filter(pk__in=[post.pk for post in posts]).delete()
 
 
+def measure_login(app: Any, requests: int, starts: "ThreadStarts") -> tuple[float, float]:
+    """CPU and thread starts per login (few logins: each hashes the password on purpose, and
+    allauth limits logins per address). Thread starts counted over the timed logins only:
+    not the loop's executor, which asyncio.run stops with a thread of its own."""
+    import json
+
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    from {{ cookiecutter.project_slug }}.runtime.loop_clients import mark_loop_long_lived
+
+    password = "a bench passphrase"
+    user = get_user_model().objects.create_user(
+        f"bench-{os.getpid()}", f"bench-{os.getpid()}@example.com", password
+    )
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    body = json.dumps({"username": user.username, "password": password}).encode()
+    headers = ((b"content-type", b"application/json"),)
+    path, warmup = "/_allauth/app/v1/auth/login", 3
+
+    async def log_in() -> int:
+        return await call(app, path, b"", headers, method="POST", body=body)
+
+    async def logins() -> tuple[float, float]:
+        await mark_loop_long_lived()
+        for _ in range(warmup):
+            assert await log_in() == 200
+        starts.count = 0
+        started = time.process_time()
+        for _ in range(requests):
+            assert await log_in() == 200
+        cpu = (time.process_time() - started) / requests * 1e6
+        return cpu, starts.count / requests
+
+    try:
+        return asyncio.run(logins())
+    finally:
+        user.delete()
+
+
 def load_app(which: str) -> Any:
     if which == "minimal":
         os.environ["DJANGO_SETTINGS_MODULE"] = "bench.minimal_settings"
@@ -135,6 +177,10 @@ if __name__ == "__main__":
         os.environ["POST_LIST_CACHE_SECONDS"] = "3600" if cached else "0"
     app = load_app(which)
     starts = ThreadStarts()
+    if "--login" in sys.argv:
+        cpu, per_login = measure_login(app, requests, starts)
+        print(f"{cpu:.0f} {per_login:.2f}")
+        sys.exit()
     if "--read" in sys.argv:
         with_token = sys.argv[sys.argv.index("--read") + 1] == "token"
         cpu = measure_read(app, requests, with_token)

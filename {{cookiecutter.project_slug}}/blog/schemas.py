@@ -2,15 +2,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from ninja.schema import DjangoGetter
-from pydantic import AfterValidator, BeforeValidator, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, StrictBool, StringConstraints
 
 from {{ cookiecutter.project_slug }}.errors import explained_pattern
+from {{ cookiecutter.project_slug }}.schemas import NO_NUL, JsonObject
 
 from .models import Post
 
-# PostgreSQL text cannot hold NUL: refused here (422) rather than by the database (500).
-NO_NUL = explained_pattern(r"^[^\x00]*$", "have no NUL characters")
 # A title is checked as sent, against the schema's bounds and pattern, then stripped of
 # surrounding whitespace. The pattern asks for one character that is neither whitespace nor
 # a control character, so what is left is never empty: what the schema allows, the API
@@ -41,20 +39,6 @@ def json_number(value: Any) -> Any:
 
 # The bounds before the validator: after it, pydantic leaves them out of the JSON schema.
 PostId = Annotated[int, Field(ge=1, le=2**63 - 1), BeforeValidator(json_number)]
-
-
-class JsonObject(Schema):
-    """A request body: a JSON object. Without this check Ninja would read the fields of
-    any other JSON value as attributes: the body "AAA" made a post titled "Aaa" (str.title)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def must_be_an_object(cls, data: Any) -> Any:
-        # Ninja has already wrapped the value for attribute access; look at what came in.
-        received = data._obj if isinstance(data, DjangoGetter) else data
-        if not isinstance(received, dict):
-            raise ValueError("The body should be a JSON object")
-        return data
 
 
 class PostIn(JsonObject):

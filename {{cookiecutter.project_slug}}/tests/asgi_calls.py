@@ -11,14 +11,17 @@ from django.utils.module_loading import import_string
 
 
 def http_scope(
-    path: str, query: bytes = b"", headers: tuple[tuple[bytes, bytes], ...] = ()
+    path: str,
+    query: bytes = b"",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    method: str = "GET",
 ) -> dict[str, Any]:
-    """The scope uvicorn gives the ASGI application for `GET path?query`."""
+    """The scope uvicorn gives the ASGI application for `METHOD path?query`."""
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -37,6 +40,8 @@ async def call(
     headers: tuple[tuple[bytes, bytes], ...] = (),
     *,
     disconnect: asyncio.Event | None = None,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> int:
     """One request through the ASGI application; its status. The client goes away once
     `disconnect` is set (never, without one)."""
@@ -47,7 +52,7 @@ async def call(
         nonlocal request_sent
         if not request_sent:
             request_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await (disconnect or asyncio.Event()).wait()
         return {"type": "http.disconnect"}
 
@@ -56,7 +61,7 @@ async def call(
         if message["type"] == "http.response.start":
             status = message["status"]
 
-    await app(http_scope(path, query, headers), receive, send)
+    await app(http_scope(path, query, headers, method), receive, send)
     return status
 
 

@@ -23,8 +23,15 @@ from {{ cookiecutter.project_slug }}.settings import *  # noqa: F403
 
 # The test client speaks plain HTTP: no redirect to HTTPS (tests of it turn it on).
 SECURE_SSL_REDIRECT = False
-# The docs' assets straight from the apps' static folders: no collectstatic before a run.
+# The docs' assets straight from the apps' static folders: no collectstatic before a run,
+# listed once per process, not once per test client (tests/static_files.py).
 SERVESTATIC_USE_FINDERS = True
+MIDDLEWARE = [
+    "tests.static_files.ListedOnceServeStaticMiddleware"
+    if path == "servestatic.middleware.ServeStaticMiddleware"
+    else path
+    for path in MIDDLEWARE  # noqa: F405
+]
 # Each readiness probe checks afresh (tests/test_health.py tests the reuse on its own).
 READY_CACHE_SECONDS = 0.0
 # The project's URLs plus the tests' own endpoints (tests/probe.py), under /api/probe/.
@@ -48,3 +55,6 @@ DATABASES["default"]["TEST"] = {  # noqa: F405
 REDIS_KEY_PREFIX = os.environ.get("TESTS_REDIS_KEY_PREFIX") or f"tests-{uuid.uuid4().hex[:12]}:"
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
 {%- endif %}
+# Passwords hashed cheaply: Django's PBKDF2 takes about 0.4 s of CPU a hash by design, and the
+# account tests hash many. `make bench` measures a login with the project's own hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from accounts.models import User
@@ -274,3 +275,20 @@ async def test_deleting_a_missing_post_is_a_json_404(client: AsyncClient, alice:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Post 424242 does not exist"}
+
+
+async def test_an_author_who_deletes_their_account_leaves_their_posts(
+    client: AsyncClient, make_post: MakePost
+) -> None:
+    author = await User.objects.acreate_user("leaving", password="a long and unguessed phrase")
+    post = await sync_to_async(make_post)("stays", published=True, author=author)
+    headers = await bearer(author)
+
+    deleted = await client.delete(
+        "/api/me", {"password": "a long and unguessed phrase"}, "application/json", headers=headers
+    )
+
+    assert deleted.status_code == 204
+    await post.arefresh_from_db()
+    assert post.author_id is None
+    assert (await client.get(f"/api/blog/posts/{post.pk}")).json()["author"] is None
