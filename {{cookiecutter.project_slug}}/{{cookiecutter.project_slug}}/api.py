@@ -46,6 +46,7 @@ TAGS = [
     {"name": "say-after", "description": "Say a word after a delay: sync, async, streamed."},
 {%- endif %}
     {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "me", "description": "Your account and your API tokens."},
 {%- if cookiecutter.use_blog == "yes" %}
     {"name": "blog", "description": "Posts: read by anyone, written by their authors."},
 {%- endif %}
@@ -54,10 +55,18 @@ TAGS = [
 {%- endif %}
 ]
 
+# Under the title on the docs page: where the account flows and their own document are.
+DESCRIPTION = (
+    "{{ cookiecutter.description }}\n\n"
+    "Sign-up, login, logout, email verification and password reset are django-allauth's "
+    "headless API, under /_allauth/, with a document of its own: "
+    "[/_allauth/openapi.json](/_allauth/openapi.json)."
+)
+
 api = API(
     title="{{ cookiecutter.project_name }}",
     version="0.1.0",
-    description="{{ cookiecutter.description }}",
+    description=DESCRIPTION,
     # Relative: the document describes the server that serves it, wherever that is.
     servers=[{"url": "/", "description": "The server that serves this document"}],
     openapi_extra={"tags": TAGS},
@@ -66,6 +75,7 @@ api = API(
 add_auth_error_handlers(api)
 add_database_error_handlers(api)
 api.add_router("", "{{ cookiecutter.project_slug }}.health.router")
+api.add_router("/me", "accounts.api.router")
 {%- if cookiecutter.use_blog == "yes" %}
 api.add_router("/blog", "blog.api.router")
 {%- endif %}

@@ -7,8 +7,8 @@ a slow or dead dependency makes a 503 that names it instead of a hanging probe. 
 is shown but, unless READY_REQUIRES_CACHE, not required: the API serves without it
 (rate limits fail open, reads miss); an app's check likewise when its config says
 `ready_required = False`. It also shows the
-outbox's backlog (work such as indexing that waits for the worker); a backlog does not
-make the process unready, since serving does not depend on it.
+task queue (work such as indexing that waits for a worker); a queue does not make the
+process unready, since serving does not depend on it.
 """
 
 import asyncio
@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from keyvalue import get_store
-from outbox import store, task_store
+from outbox import store
 
 router = Router(tags=["health"])
 
@@ -35,12 +35,6 @@ class Health(Schema):
     status: str
 
 
-class OutboxBacklog(Schema):
-    pending: int = Field(description="Messages waiting for the worker.")
-    oldest_pending_seconds: float | None = Field(description="Age of the oldest of them.")
-    failed: int = Field(description="Messages the worker gave up on (see the admin).")
-
-
 class TaskQueue(Schema):
     due: int = Field(description="Tasks due now, waiting for a worker.")
     oldest_due_seconds: float | None = Field(description="How long the oldest of them waited.")
@@ -50,7 +44,6 @@ class TaskQueue(Schema):
 class Readiness(Schema):
     status: str
     checks: dict[str, str]
-    outbox: OutboxBacklog | None = Field(description="None when the database did not answer.")
     tasks: TaskQueue | None = Field(description="None when the database did not answer.")
 
 
@@ -144,27 +137,21 @@ async def check_readiness() -> Status[Readiness]:
     checks = ready_checks()
     results = await asyncio.gather(*(run_check(check) for check in checks.values()))
     outcome = dict(zip(checks, results, strict=True))
-    backlog, queue = await waiting_work() if outcome.get("database") == "ok" else (None, None)
+    queue = await waiting_work() if outcome.get("database") == "ok" else None
     optional = optional_checks()
     ok = all(result == "ok" for name, result in outcome.items() if name not in optional)
-    answer = Readiness(
-        status="ok" if ok else "unavailable", checks=outcome, outbox=backlog, tasks=queue
-    )
+    answer = Readiness(status="ok" if ok else "unavailable", checks=outcome, tasks=queue)
     return Status(200 if ok else 503, answer)
 
 
-def _waiting_work() -> tuple[store.Backlog, task_store.Queue]:
-    return store.backlog(), task_store.queue_state()
-
-
-async def waiting_work() -> tuple[OutboxBacklog | None, TaskQueue | None]:
-    """The outbox's backlog and the task queue, in one trip to the database's thread."""
+async def waiting_work() -> TaskQueue | None:
+    """The task queue, in one trip to the database's thread."""
     try:
         async with asyncio.timeout(settings.READY_CHECK_TIMEOUT):
-            backlog, queue = await sync_to_async(_waiting_work)()
+            queue = await sync_to_async(store.queue_state)()
     except Exception:  # the database failed meanwhile: the checks say so next time
-        return None, None
-    return OutboxBacklog(**vars(backlog)), TaskQueue(**vars(queue))
+        return None
+    return TaskQueue(**vars(queue))
 
 
 # Some load balancers probe with HEAD or OPTIONS: the same answers (uvicorn sends no body

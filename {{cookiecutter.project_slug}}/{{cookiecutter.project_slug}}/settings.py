@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 {%- endif %}
 
+import django
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -90,6 +91,9 @@ INSTALLED_APPS = [
     "ninja",
     "{{ cookiecutter.project_slug }}",
     "accounts",
+    "allauth",
+    "allauth.account",
+    "allauth.headless",
 {%- if cookiecutter.use_blog == "yes" %}
     "blog",
 {%- endif %}
@@ -129,6 +133,8 @@ MIDDLEWARE = [
     "{{ cookiecutter.project_slug }}.runtime.middleware.CommonMiddleware",
     "{{ cookiecutter.project_slug }}.runtime.middleware.CsrfViewMiddleware",
     "{{ cookiecutter.project_slug }}.runtime.middleware.AuthenticationMiddleware",
+    # allauth's: sync and async (no hop to a thread), it only sets a context variable.
+    "allauth.account.middleware.AccountMiddleware",
     "{{ cookiecutter.project_slug }}.runtime.middleware.MessageMiddleware",
     "{{ cookiecutter.project_slug }}.runtime.middleware.XFrameOptionsMiddleware",
 ]
@@ -170,6 +176,71 @@ WSGI_APPLICATION = "{{ cookiecutter.project_slug }}.wsgi.application"
 # Users: the project's own model from the first migration (accounts/models.py).
 # https://docs.djangoproject.com/en/stable/topics/auth/customizing/#substituting-a-custom-user-model
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin's login, by username
+    "allauth.account.auth_backends.AuthenticationBackend",  # the API's, by email or username
+]
+
+# Accounts: django-allauth's headless API under /_allauth/ (sign-up, email verification,
+# login to a bearer token, password reset), for app and browser clients. accounts/README.md.
+# https://docs.allauth.org/en/latest/headless/configuration.html
+HEADLESS_ONLY = True
+HEADLESS_CLIENTS = ("app", "browser")
+HEADLESS_TOKEN_STRATEGY = "accounts.headless.ApiTokenStrategy"
+HEADLESS_SERVE_SPECIFICATION = True
+# Where the links in the emails lead: your front end's pages, which take the key from the
+# URL and post it to the API.
+FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:3000")
+HEADLESS_FRONTEND_URLS = {
+    "account_confirm_email": FRONTEND_URL + "/account/verify-email/{key}",
+    # In the email to an address that signs up again: "forgot your password?".
+    "account_reset_password": FRONTEND_URL + "/account/password/reset",
+    "account_reset_password_from_key": FRONTEND_URL + "/account/password/reset/key/{key}",
+    "account_signup": FRONTEND_URL + "/account/signup",
+}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+# Sign-up and reset answer the same whether or not the address has an account.
+ACCOUNT_PREVENT_ENUMERATION = True
+# A token a login makes lives this many days (a named one from /api/me/tokens: its own).
+LOGIN_TOKEN_DAYS = env.int("LOGIN_TOKEN_DAYS", default=30)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Email: sent by a background task (accounts/mail.py), never in the request. EMAIL_URL:
+# smtp://user:password@host:587 (smtp+tls://, smtp+ssl://), consolemail:// (the log: the
+# default with DEBUG on; off, Django's own default, an SMTP server on localhost:25).
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+# Lowercase names here are not settings: Django reads the uppercase ones only.
+email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)  # a hung server fails the attempt
+if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings
+    smtp_options = {
+        "EMAIL_HOST": "host",
+        "EMAIL_PORT": "port",
+        "EMAIL_HOST_USER": "username",
+        "EMAIL_HOST_PASSWORD": "password",
+        "EMAIL_USE_TLS": "use_tls",
+        "EMAIL_USE_SSL": "use_ssl",
+    }
+    options = {option: email[name] for name, option in smtp_options.items() if name in email}
+    smtp = email["EMAIL_BACKEND"].endswith(".smtp.EmailBackend")
+    MAILERS = {
+        "default": {
+            "BACKEND": email["EMAIL_BACKEND"],
+            "OPTIONS": {**options, "timeout": email_timeout} if smtp else {},
+        }
+    }
+else:
+    vars().update(email, EMAIL_TIMEOUT=email_timeout)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 
 # Database
 # https://docs.djangoproject.com/en/stable/ref/settings/#databases
@@ -348,8 +419,16 @@ LOGGING = {
 {%- endif %}
 {%- if cookiecutter.use_elasticsearch == "yes" %}
         # The client logs a line per engine request and a traceback per retry; search/errors.py
-        # and the outbox worker log each failure once, without the internals.
+        # and the task worker log each failure once, without the internals.
         "elastic_transport": {"level": "ERROR"},
+{%- endif %}
+        # Django logs every task's start and end at INFO, a retry included: two lines for each
+        # change that asks for a task. The worker logs what matters (outbox/outages.py, and
+        # tasks given up on).
+{%- if cookiecutter.python_version == "3.11" %}
+        "django_tasks": {"level": "WARNING"},
+{%- else %}
+        "django.tasks": {"level": "WARNING"},
 {%- endif %}
     },
 }
@@ -392,35 +471,37 @@ SAY_STREAM_KEEP_ALIVE = env.float("SAY_STREAM_KEEP_ALIVE", default=15.0)
 POST_LIST_CACHE_SECONDS = env.float("POST_LIST_CACHE_SECONDS", default=2.0)
 {%- endif %}
 
-# The outbox (outbox/): work recorded with the database change that calls for it (sending a
-# message, indexing a document), done by a worker in every server process, started by the
-# ASGI lifespan. Turn it off where another process runs `manage.py outbox --work` (WSGI
-# servers have no lifespan).
+# Background work: Django's Tasks framework, run by the outbox (outbox/backend.py), which
+# writes each task in the transaction that enqueues it. A worker runs them in every server
+# process, started by the ASGI lifespan. Turn it off where another process runs
+# `manage.py tasks --work` (WSGI servers have no lifespan). Point BACKEND at another
+# engine's backend to run the tasks there instead (docs/outbox.md).
 OUTBOX_WORKER = env.bool("OUTBOX_WORKER", default=True)
-# Seconds between looks at the table; a change committed in the same process wakes its
-# worker at once.
+# Seconds between looks at the table; a task committed in the same process wakes its worker
+# at once.
 OUTBOX_POLL_INTERVAL = env.float("OUTBOX_POLL_INTERVAL", default=1.0)
-# Messages per round, and seconds a worker holds them (past it, another worker takes them).
-OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
-OUTBOX_LEASE = env.float("OUTBOX_LEASE", default=60.0)
-# Failed work is retried after about 1, 2, 4 ... seconds, at most this many apart.
+# A failed task is retried after about 1, 2, 4 ... seconds, at most this many apart.
 OUTBOX_MAX_RETRY_DELAY = env.float("OUTBOX_MAX_RETRY_DELAY", default=60.0)
-# Seconds done messages are kept (for the admin, and for a search rebuild to replay), and
-# failed ones (for the admin, and `--retry-failed`), counted from when they ended.
+# Seconds finished tasks are kept (their results), and failed ones (for the admin and
+# `--retry-failed`), counted from when they finished.
 OUTBOX_KEEP_DONE = env.float("OUTBOX_KEEP_DONE", default=24 * 3600.0)
 OUTBOX_KEEP_FAILED = env.float("OUTBOX_KEEP_FAILED", default=30 * 24 * 3600.0)
-# Work that keeps failing (a dependency that is down) is logged when it starts, then as a
+# A task that keeps failing (a dependency that is down) is logged when it starts, then as a
 # summary every this many seconds, then when it works again (outbox/outages.py).
 OUTBOX_OUTAGE_SUMMARY = env.float("OUTBOX_OUTAGE_SUMMARY", default=300.0)
-# Django's Tasks framework: the outbox runs the tasks (outbox/backend.py), each written in
-# the transaction that enqueues it, by the same worker processes. Point BACKEND at another
-# engine's backend to run them there instead.
 TASKS = {"default": {"BACKEND": "outbox.backend.OutboxBackend"}}
-# Tasks a worker runs at once: async ones on its event loop, sync ones in threads.
-TASKS_CONCURRENCY = env.int("TASKS_CONCURRENCY", default=10)
+# Tasks a worker runs at once: async ones on its event loop, sync ones in the loop's thread
+# pool (which bounds them further). Small tasks run best many at once: their claims and
+# outcomes are written per batch{% if cookiecutter.use_elasticsearch == "yes" %}, and indexing tasks share one bulk request
+# (search/batches.py): at 10, a post was searchable 2 s after its 201 under 220 writes/s; at
+# 100, 0.25 s{% endif %}.
+TASKS_CONCURRENCY = env.int("TASKS_CONCURRENCY", default=100)
 # Seconds past a task's timeout before a worker that went silent loses it (its time to write
 # the outcome); then another worker runs the task again.
 TASKS_LEASE_MARGIN = env.float("TASKS_LEASE_MARGIN", default=30.0)
+# Seconds a stopping worker lets the attempts under way finish before it hands them back
+# (deploy/k8s adds them to the pods' grace period).
+TASKS_STOP_GRACE = env.float("TASKS_STOP_GRACE", default=5.0)
 {%- if cookiecutter.use_webhooks == "yes" %}
 
 # Webhooks (webhooks/): when posts are published, each URL here gets a signed JSON POST
