@@ -672,6 +672,14 @@ GUARDS = [
         (f"{ACCOUNT_FLOWS}::test_sign_up_verify_login_write_logout",),
     ),
     Guard(
+        "console-mail-lines-whole",
+        "the console (consolemail://) prints an emailed link whole, not quoted-printable cut",
+        "{slug}/console_mail.py",
+        "message.message(policy=WHOLE_LINES)",
+        "message.message()",
+        ("tests/test_console_mail.py",),
+    ),
+    Guard(
         "tasks-stopping-worker-lets-attempts-finish",
         "a stopping worker lets the attempts under way finish (within TASKS_STOP_GRACE)",
         "outbox/worker.py",

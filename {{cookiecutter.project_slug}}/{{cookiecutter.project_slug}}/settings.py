@@ -220,6 +220,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
 # Lowercase names here are not settings: Django reads the uppercase ones only.
 email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+# The console's emails with each line whole (console_mail.py), so that a link can be copied.
+if email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    email["EMAIL_BACKEND"] = "{{ cookiecutter.project_slug }}.console_mail.EmailBackend"
 email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)  # a hung server fails the attempt
 if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings
     smtp_options = {
