@@ -672,6 +672,14 @@ GUARDS = [
         (f"{ACCOUNT_FLOWS}::test_sign_up_verify_login_write_logout",),
     ),
     Guard(
+        "docs-page-offers-accounts",
+        "the docs page shows allauth's document when asked, so a person can sign up there",
+        "accounts/docs.py",
+        'reverse("headless:openapi_json") if accounts else self.get_openapi_url(api, kwargs)',
+        "self.get_openapi_url(api, kwargs)",
+        ("tests/test_accounts.py::test_the_docs_page_offers_allauths_document_too",),
+    ),
+    Guard(
         "console-mail-lines-whole",
         "the console (consolemail://) prints an emailed link whole, not quoted-printable cut",
         "{slug}/console_mail.py",

@@ -165,6 +165,15 @@ async def test_the_docs_page_carries_the_csrf_token_a_session_write_needs(alice:
     )
 
 
+async def test_the_docs_page_offers_allauths_document_too() -> None:
+    client = AsyncClient()
+    own = (await client.get("/api/docs")).content.decode()
+    accounts = (await client.get("/api/docs?document=accounts")).content.decode()
+
+    assert '"url": "/api/openapi.json"' in own and 'href="?document=accounts"' in own
+    assert '"url": "/_allauth/openapi.json"' in accounts and 'href="?document=api"' in accounts
+
+
 def test_create_api_token_prints_the_token_alone_on_the_last_line(alice: User) -> None:
     out = StringIO()
 
