@@ -3,7 +3,6 @@
 import asyncio
 import inspect
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from {{ cookiecutter.project_slug }}.runtime.middleware import InlineHooksMixin
 
 from .asgi_calls import thread_hops
 from .conftest import OWN_HANDLER, OWN_MIDDLEWARE
+from .processes import run_in_project
 
 
 async def test_100_concurrent_async_calls_wait_together() -> None:
@@ -128,13 +128,9 @@ print(asyncio.run(get()), len(hops))
 
 @OWN_HANDLER
 def test_request_signals_make_no_thread_hop_under_asgi() -> None:
-    result = subprocess.run(
+    result = run_in_project(
         [sys.executable, "-c", COUNT_SIGNAL_HOPS],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
+        {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE},
     )
 
     # Stock Django sends request_started to two sync receivers through one hop: "200 1".
@@ -148,13 +144,9 @@ PROJECT_SETTINGS = "{{ cookiecutter.project_slug }}.settings"
 def test_refuses_to_start_without_a_real_secret_key_when_debug_is_off(key: str) -> None:
     # The project's own settings, not the test suite's (which supply a key).
     environment = {**os.environ, "DEBUG": "false", "SECRET_KEY": key}
-    result = subprocess.run(
+    result = run_in_project(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
+        {**environment, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
     )
 
     assert result.returncode != 0
@@ -170,13 +162,8 @@ def test_deploy_check_is_clean_with_the_minimal_production_environment() -> None
         "ALLOWED_HOSTS": "api.example.com",
         "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS,
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=environment,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_in_project(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment
     )
 
     assert result.returncode == 0, result.stderr

@@ -2,10 +2,9 @@
 link in a verification or reset email can be copied from the server's log."""
 
 import os
-import subprocess
 import sys
 
-from django.conf import settings
+from .processes import run_in_project
 
 LINK = "http://127.0.0.1:8000/account/verify-email/MQ%3A1vZkQe%3A" + "x7" * 30
 SEND = """
@@ -28,14 +27,7 @@ def test_the_console_prints_an_emailed_link_whole() -> None:
         "SECRET_KEY": "k" * 50,
         "EMAIL_URL": "consolemail://",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", SEND, LINK],
-        env=environment,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_in_project([sys.executable, "-c", SEND, LINK], environment)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(LINK) == 3, result.stdout  # the text's, twice in the HTML

@@ -2,10 +2,9 @@
 
 import json
 import os
-import subprocess
 import sys
 
-from django.conf import settings
+from .processes import run_in_project
 
 PROJECT_SETTINGS = "{{ cookiecutter.project_slug }}.settings"
 SHOW_DATABASE = (
@@ -16,13 +15,9 @@ SHOW_DATABASE = (
 
 def database_settings(url: str) -> dict[str, object]:
     environment = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "SECRET_KEY": "k" * 50}
-    result = subprocess.run(
+    result = run_in_project(
         [sys.executable, "-c", SHOW_DATABASE],
-        env={**environment, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
+        {**environment, "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS},
     )
     assert result.returncode == 0, result.stderr
     database: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
