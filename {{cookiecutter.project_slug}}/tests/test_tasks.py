@@ -229,17 +229,22 @@ def test_a_lost_workers_late_outcome_is_not_written_over_the_next_attempt() -> N
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 3)
 
 
-async def test_a_stopping_worker_lets_the_attempt_under_way_finish(
-    settings: LazySettings,
-) -> None:
-    settings.TASKS_STOP_GRACE = 5.0
-    enqueued = await naps.aenqueue(0.5)
-    running = QueuedTask.objects.filter(pk=enqueued.id, status="RUNNING")
+async def stop_a_worker_once_it_runs(task_id: str) -> None:
+    """Start a worker, and stop it (as a server's shutdown does) once it runs the task."""
+    running = QueuedTask.objects.filter(pk=task_id, status="RUNNING")
     worker = asyncio.create_task(TaskWorker().run())
     await wait_until(running.aexists)
     worker.cancel()
     with pytest.raises(asyncio.CancelledError):
         await worker
+
+
+async def test_a_stopping_worker_lets_the_attempt_under_way_finish(
+    settings: LazySettings,
+) -> None:
+    settings.TASKS_STOP_GRACE = 5.0
+    enqueued = await naps.aenqueue(0.5)
+    await stop_a_worker_once_it_runs(enqueued.id)
 
     result = await naps.aget_result(enqueued.id)
     assert (result.status, result.return_value, result.attempts) == (
@@ -254,12 +259,7 @@ async def test_a_stopped_worker_hands_back_the_task_it_was_running(
 ) -> None:
     settings.TASKS_STOP_GRACE = 0.2  # past it, the attempt under way is cancelled
     enqueued = await waits_forever.aenqueue()
-    running = QueuedTask.objects.filter(pk=enqueued.id, status="RUNNING")
-    worker = asyncio.create_task(TaskWorker().run())
-    await wait_until(running.aexists)
-    worker.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await worker
+    await stop_a_worker_once_it_runs(enqueued.id)
 
     row = await QueuedTask.objects.aget(pk=enqueued.id)
     assert (row.status, row.worker_ids, row.lease_until) == ("READY", [], None)
