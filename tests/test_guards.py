@@ -672,6 +672,23 @@ GUARDS = [
         (f"{ACCOUNT_FLOWS}::test_sign_up_verify_login_write_logout",),
     ),
     Guard(
+        "accounts-login-limit-any-port",
+        "failed logins count for the login whatever port the Host header names",
+        "accounts/adapter.py",
+        "def _get_login_attempts_cache_key(",
+        "def _unused_key(",
+        (f"{ACCOUNT_FLOWS}::test_failed_logins_count_for_the_account_whatever_the_host_port",),
+    ),
+    Guard(
+        "redis-allauth-counts-shared",
+        "allauth's failed-login count is one for every server process (Django's cache in Redis)",
+        "{slug}/settings.py",
+        '"BACKEND": "keyvalue.django_cache.FailSoftRedisCache",',
+        '"BACKEND": "django.core.cache.backends.locmem.LocMemCache",',
+        (f"{REDIS}::test_failed_logins_are_counted_once_for_every_server_process",),
+        bake="redis",
+    ),
+    Guard(
         "docs-page-offers-accounts",
         "the docs page shows allauth's document when asked, so a person can sign up there",
         "accounts/docs.py",

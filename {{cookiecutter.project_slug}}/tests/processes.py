@@ -1,10 +1,11 @@
 """A command run in the project's folder as a server or a script runs there: in a process of
 its own, with the environment it is given (so the project's settings read that, not the test
-suite's)."""
+suite's); and the test database's URL, for such a process to work on it."""
 
 import subprocess
 
 from django.conf import settings
+from django.db import connection
 
 
 def run_in_project(
@@ -18,3 +19,11 @@ def run_in_project(
         text=True,
         check=False,
     )
+
+
+def database_url() -> str:
+    found = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{found['NAME']}"
+    password = f":{found['PASSWORD']}" if found.get("PASSWORD") else ""
+    return f"postgres://{found['USER']}{password}@{found['HOST']}:{found['PORT']}/{found['NAME']}"

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import django
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from allauth.account.models import EmailAddress
@@ -20,6 +21,8 @@ from django.test import AsyncClient
 from accounts.models import ApiToken, User
 from outbox.models import QueuedTask
 from outbox.worker import TaskWorker
+
+from {{ cookiecutter.project_slug }}.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -260,6 +263,25 @@ async def test_failed_logins_are_limited_per_account() -> None:
     assert wrong == [["email_password_mismatch"]] * 5
     assert await login_as_hal("guess 6") == ["too_many_login_attempts"]
     assert await login_as_hal(PASSWORD) == ["too_many_login_attempts"]
+
+
+async def test_failed_logins_count_for_the_account_whatever_the_host_port() -> None:
+    """The port in the Host header is the client's to choose (ALLOWED_HOSTS ignores it), and
+    allauth's count was per host and port: five ports, five guesses each. Now one count per
+    login (accounts/adapter.py)."""
+    await verified_user("jon")
+
+    async def login_as_jon(password: str, port: int) -> list[str]:
+        transport = httpx.ASGITransport(app=application)  # the Host header: 127.0.0.1:<port>
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{port}") as c:
+            body = {"username": "jon", "password": password}
+            answer = (await c.post(f"{APP}/auth/login", json=body)).json()
+        return [error["code"] for error in answer.get("errors", [])]
+
+    wrong = [await login_as_jon(f"guess {n}", 8001 + n) for n in range(5)]
+
+    assert wrong == [["username_password_mismatch"]] * 5
+    assert await login_as_jon(PASSWORD, 8006) == ["too_many_login_attempts"]
 
 
 async def test_reset_requests_are_limited_per_address(inbox: Inbox) -> None:

@@ -24,6 +24,8 @@ from django.core.cache import cache
 from django.test import AsyncClient, Client
 from django.utils.module_loading import import_string
 
+from allauth.account.models import EmailAddress
+
 from accounts.models import User
 from keyvalue import StoreUnavailable, get_store
 from keyvalue.redis_store import RedisStore
@@ -32,6 +34,7 @@ from {{ cookiecutter.project_slug }} import health
 
 from .conftest import WrittenLines, wait_until
 from .latency_proxy import latency_proxy
+from .processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,6 +109,34 @@ def test_two_workers_let_through_the_limit_once(tmp_path: Path) -> None:
     # Counted per process, two workers let 200 through.
     assert 90 <= statuses.count(200) <= 100
     assert statuses.count(200) + statuses.count(429) == 400
+
+
+def login_errors(url: str, password: str) -> list[str]:
+    """A login to allauth's app client, under the site's one host name; its error codes."""
+    body = {"username": "kit", "password": password}
+    headers = {"Host": "127.0.0.1"}
+    login = f"{url}/_allauth/app/v1/auth/login"
+    answer = httpx.post(login, json=body, headers=headers, timeout=30).json()
+    return [error["code"] for error in answer.get("errors", [])]
+
+
+def test_failed_logins_are_counted_once_for_every_server_process(tmp_path: Path) -> None:
+    """allauth's limits count in Django's cache, Redis here: 3 wrong passwords sent to one
+    server process and 2 to another make the 5 that refuse the right one, on both. (Counted
+    in each process's memory, neither would have seen 5: the right password would get in.)"""
+    user = User.objects.create_user("kit", "kit@example.com", "the right passphrase")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    database = database_url()
+
+    with (
+        served(tmp_path / "first.log", workers=1, DATABASE_URL=database) as first,
+        served(tmp_path / "second.log", workers=1, DATABASE_URL=database) as second,
+    ):
+        wrong = [login_errors(url, "a guess") for url in (first, first, first, second, second)]
+        right = [login_errors(url, "the right passphrase") for url in (first, second)]
+
+    assert wrong == [["username_password_mismatch"]] * 5
+    assert right == [["too_many_login_attempts"]] * 2
 
 
 async def slow_and_quick_calls(url: str) -> list[tuple[int, float]]:

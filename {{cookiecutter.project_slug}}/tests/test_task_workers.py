@@ -17,6 +17,7 @@ from django.db import connection
 from outbox import store
 from outbox.models import QueuedTask
 
+from .processes import database_url
 from .task_examples import note_run, note_slowly
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,14 +43,6 @@ from outbox.worker import TaskWorker
 
 asyncio.run(TaskWorker().run())
 """
-
-
-def database_url() -> str:
-    found = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{found['NAME']}"
-    password = f":{found['PASSWORD']}" if found.get("PASSWORD") else ""
-    return f"postgres://{found['USER']}{password}@{found['HOST']}:{found['PORT']}/{found['NAME']}"
 
 
 def worker_process(code: str, *args: str) -> subprocess.Popen[bytes]:

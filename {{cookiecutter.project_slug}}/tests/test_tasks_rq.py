@@ -31,7 +31,7 @@ from outbox.transactional import enqueue_with_change
 from . import settings_rq
 from .conftest import WAIT_LIMIT
 from .task_examples import note_group_name
-from .test_task_workers import database_url
+from .processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
