@@ -224,8 +224,8 @@ GUARDS = [
         "write-throttle",
         "writes past WRITE_RATE are a 429, per user",
         "blog/api.py",
-        '[UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]\n    if settings',
-        "[]\n    if settings",
+        "write_throttles = limits.write_throttles()",
+        "write_throttles: list[object] = []",
         (f"{PERMISSIONS}::test_writes_are_throttled_per_user",),
     ),
     Guard(
@@ -568,8 +568,8 @@ GUARDS = [
         "me-password-guesses-throttled",
         "password tries on /api/me count against WRITE_RATE",
         "accounts/api.py",
-        '[UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]',
-        "[]",
+        "write_throttles = limits.write_throttles()",
+        "write_throttles: list[object] = []",
         (f"{ME}::test_password_guesses_count_against_the_write_rate",),
     ),
     Guard(

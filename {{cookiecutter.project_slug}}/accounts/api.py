@@ -12,15 +12,13 @@ takes about 0.4 s of CPU, by design), and those tries count against WRITE_RATE.
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
-from ninja.throttling import BaseThrottle
 from pydantic import Field
 
-from ratelimit.limits import UserRateLimit
+from ratelimit import limits
 
 from {{ cookiecutter.project_slug }}.errors import Message, explained_pattern
 from {{ cookiecutter.project_slug }}.schemas import NO_NUL, JsonObject
@@ -33,11 +31,7 @@ router = Router(tags=["me"])
 
 # Writes per user (WRITE_RATE, as every write): also what bounds guesses of the password. Every
 # write documents 403 too: what a session caller without the CSRF token gets (accounts/auth.py).
-write_throttles: list[BaseThrottle] = (
-    [UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]
-    if settings.WRITE_RATE
-    else []
-)
+write_throttles = limits.write_throttles()
 # Django's username rule (letters, digits and @.+-_), as its UnicodeUsernameValidator has it.
 USERNAME = explained_pattern(r"^[\w.@+-]+$", "hold only letters, digits and @ . + - _")
 

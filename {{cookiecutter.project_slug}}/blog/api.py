@@ -12,11 +12,10 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.renderers import JSONRenderer
 from ninja.streaming import JSONL
-from ninja.throttling import BaseThrottle
 from pydantic import Field
 
 from accounts.auth import READ, READ_OPENAPI, WRITE
-from ratelimit.limits import UserRateLimit
+from ratelimit import limits
 
 from {{ cookiecutter.project_slug }}.errors import Message
 
@@ -29,12 +28,7 @@ router = Router(tags=["blog"])
 
 MAX_PAGE_SIZE = 100
 JSON = JSONRenderer()  # the API's renderer, for pages kept rendered (cache.py)
-# Writes per user, past which a 429 with Retry-After (WRITE_RATE; empty: no limit).
-write_throttles: list[BaseThrottle] = (
-    [UserRateLimit("write", settings.WRITE_RATE, setting="WRITE_RATE")]
-    if settings.WRITE_RATE
-    else []
-)
+write_throttles = limits.write_throttles()  # per user: WRITE_RATE
 # What a write answers itself besides its success; openapi.py adds the errors around it
 # (401, 422, 429, ...).
 WRITE_ERRORS = {403: Message}

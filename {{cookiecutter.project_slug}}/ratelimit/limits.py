@@ -16,6 +16,7 @@ import re
 import threading
 import time
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
@@ -147,3 +148,10 @@ class UserRateLimit(RateLimit):
         if user is None or not user.is_authenticated:
             return None  # anonymous callers never get this far on a write
         return str(user.pk)
+
+
+def write_throttles() -> list[BaseThrottle]:
+    """Writes per signed-in user, one count for every write of the API (WRITE_RATE; empty:
+    no limit), past which a 429 with Retry-After."""
+    rate = settings.WRITE_RATE
+    return [UserRateLimit("write", rate, setting="WRITE_RATE")] if rate else []

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import request_started
 from django.db import close_old_connections, connections, reset_queries
@@ -128,8 +128,8 @@ def clear_counts_and_cache() -> None:
     get_store().clear()
     # Django's cache too, where allauth counts. In Redis the store's prefix holds both (and
     # the cache's own clear() would empty the whole database).
-    if isinstance(cache, LocMemCache):
-        cache.clear()
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)
