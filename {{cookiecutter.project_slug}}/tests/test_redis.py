@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from allauth.account.models import EmailAddress
 from django.conf import LazySettings, settings
 from django.core.cache import cache
 from django.test import AsyncClient, Client
 from django.utils.module_loading import import_string
-
-from allauth.account.models import EmailAddress
 
 from accounts.models import User
 from keyvalue import StoreUnavailable, get_store

@@ -30,8 +30,8 @@ from outbox.transactional import enqueue_with_change
 
 from . import settings_rq
 from .conftest import WAIT_LIMIT
-from .task_examples import note_group_name
 from .processes import database_url
+from .task_examples import note_group_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
