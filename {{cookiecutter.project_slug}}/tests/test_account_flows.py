@@ -24,6 +24,8 @@ from outbox.worker import TaskWorker
 
 from {{ cookiecutter.project_slug }}.asgi import application
 
+from .conftest import WrittenLines
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 APP = "/_allauth/app/v1"
@@ -145,6 +147,48 @@ async def test_reset_by_the_emailed_key_once(inbox: Inbox, settings: LazySetting
         AsyncClient(), "post", f"{APP}/auth/login", {"username": "bea", "password": PASSWORD}
     )
     assert status == 200, answer
+
+
+async def test_a_reset_key_past_password_reset_timeout_is_refused(
+    inbox: Inbox, settings: LazySettings
+) -> None:
+    """Django's reset tokens carry their time: one older than PASSWORD_RESET_TIMEOUT (3 days
+    by default) is refused. Here the timeout is set below the key's age of 0 s."""
+    await verified_user("eve")
+    await call(AsyncClient(), "post", f"{APP}/auth/password/request", {"email": "eve@example.com"})
+    await send_emails()
+    reset = {"key": inbox.key_for("eve@example.com"), "password": "a new and rare passphrase"}
+    settings.PASSWORD_RESET_TIMEOUT = -1
+
+    status, answer = await call(AsyncClient(), "post", f"{APP}/auth/password/reset", reset)
+
+    assert status == 400, answer
+    assert [error["code"] for error in answer["errors"]] == ["invalid_password_reset"], answer
+
+
+async def test_keys_and_tokens_never_reach_the_logs(
+    inbox: Inbox, written_lines: WrittenLines
+) -> None:
+    """Sign-up, verification, login and reset, with every request's log line: none of them
+    holds an emailed key, a session token or an access token."""
+    client = AsyncClient()
+    signup = {"email": "fay@example.com", "username": "fay", "password": PASSWORD}
+    _, answer = await call(client, "post", f"{APP}/auth/signup", signup)
+    session = answer["meta"]["session_token"]
+    await send_emails()
+    key = inbox.key_for("fay@example.com")
+    await call(client, "post", f"{APP}/auth/email/verify", {"key": key}, X_Session_Token=session)
+    access, session_after_login = await login(client, "fay", PASSWORD)
+    await call(client, "post", f"{APP}/auth/password/request", {"email": "fay@example.com"})
+    await send_emails()
+    reset_key = inbox.key_for("fay@example.com")
+    reset = {"key": reset_key, "password": "a new and rare passphrase"}
+    status, _ = await call(client, "post", f"{APP}/auth/password/reset", reset)
+    secrets = [key, session, access, session_after_login, reset_key]
+
+    lines = written_lines()
+    assert status in (200, 401) and len(lines) >= 6, lines  # the calls were logged
+    assert [line for line in lines if any(secret in line for secret in secrets)] == []
 
 
 async def test_an_emailed_key_is_never_stored_in_clear(inbox: Inbox) -> None:
