@@ -233,6 +233,24 @@ async def test_a_new_password_revokes_every_other_token(inbox: Inbox) -> None:
     assert await me(other_device) == 401
 
 
+async def test_a_new_password_ends_the_users_other_sessions() -> None:
+    """A browser's session (its cookie) ends when the password changes elsewhere: Django
+    keeps a hash of the password in the session and refuses a session whose hash is old."""
+    await verified_user("gil")
+    browser = AsyncClient()
+    await browser.aforce_login(await User.objects.aget(username="gil"))
+    assert (await browser.get("/api/probe/me")).json() == {"username": "gil"}
+    _, session = await login(AsyncClient(), "gil", PASSWORD)
+    change = {"current_password": PASSWORD, "new_password": "a new and rare passphrase"}
+
+    status, answer = await call(
+        AsyncClient(), "post", f"{APP}/account/password/change", change, X_Session_Token=session
+    )
+
+    assert status == 200, answer
+    assert (await browser.get("/api/probe/me")).json() == {"username": ""}  # anonymous now
+
+
 async def test_the_account_flows_have_their_own_openapi_document() -> None:
     response = await AsyncClient().get("/_allauth/openapi.json")
 
