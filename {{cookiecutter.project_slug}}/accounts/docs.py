@@ -29,9 +29,7 @@ class SessionSwagger(Swagger):
         context = {
             "swagger_settings": json.dumps({**self.settings, "url": url}, indent=1),
             "api": api,
-            "documents": [
-                {"key": "api", "name": api.title, "current": not accounts},
-                {"key": "accounts", "name": ACCOUNTS, "current": accounts},
-            ],
         }
+        documents = [{"key": "api", "name": api.title}, {"key": "accounts", "name": ACCOUNTS}]
+        context["shown"], context["other"] = documents[::-1] if accounts else documents
         return render_template(request, self.template, self.template_cdn, context)
