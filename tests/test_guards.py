@@ -1196,9 +1196,9 @@ GUARDS = [
     Guard(
         "docs-csrf-token",
         "the docs page carries the CSRF token that a session's writes need",
-        "accounts/docs.py",
-        '"add_csrf": True,',
-        '"add_csrf": False,',
+        "accounts/templates/accounts/api_docs.html",
+        'data-csrf-token="{{ csrf_token }}"',
+        'data-csrf-token=""',
         (
             "tests/test_accounts.py::"
             "test_the_docs_page_carries_the_csrf_token_a_session_write_needs",
