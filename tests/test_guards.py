@@ -689,6 +689,14 @@ GUARDS = [
         bake="redis",
     ),
     Guard(
+        "accounts-reset-key-without-user",
+        "a reset key with no user part is allauth's 400, not a 500",
+        "accounts/apps.py",
+        "        refuse_keys_without_a_user()\n",
+        "        pass\n",
+        (f"{ACCOUNT_FLOWS}::test_a_reset_key_without_its_user_part_is_a_400_not_a_500",),
+    ),
+    Guard(
         "docs-page-offers-accounts",
         "the docs page shows allauth's document when asked, so a person can sign up there",
         "accounts/docs.py",

@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401  (connects the receivers)
+        from .reset_keys import refuse_keys_without_a_user
+
+        refuse_keys_without_a_user()

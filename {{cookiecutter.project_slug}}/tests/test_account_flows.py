@@ -191,6 +191,23 @@ async def test_keys_and_tokens_never_reach_the_logs(
     assert [line for line in lines if any(secret in line for secret in secrets)] == []
 
 
+async def test_a_reset_key_without_its_user_part_is_a_400_not_a_500() -> None:
+    """A key that starts with "-" made allauth 65.x fail with a TypeError (accounts/reset_keys.py).
+    Checking it (GET, the key in a header) and using it (POST) are both refused like any
+    wrong key."""
+    await verified_user("hex")
+    reset = {"key": "-a1b2c3", "password": "a new and rare passphrase"}
+
+    checked = await AsyncClient().get(
+        f"{APP}/auth/password/reset", headers={"X-Password-Reset-Key": "-a1b2c3"}
+    )
+    used, answer = await call(AsyncClient(), "post", f"{APP}/auth/password/reset", reset)
+
+    assert (checked.status_code, used) == (400, 400), answer
+    assert [error["code"] for error in answer["errors"]] == ["invalid_password_reset"]
+    assert [error["code"] for error in checked.json()["errors"]] == ["invalid_password_reset"]
+
+
 async def test_an_emailed_key_is_never_stored_in_clear(inbox: Inbox) -> None:
     await call(AsyncClient(), "post", f"{APP}/auth/password/request", {"email": "x@example.com"})
     signup = {"email": "cy@example.com", "username": "cy", "password": PASSWORD}
