@@ -17,7 +17,12 @@ def generate_secret_key() -> str:
 
 # What each option that can be turned off owns, whole files and folders only.
 SEARCH_PATHS = ["search", "tests/search", "bench/searchable.py", "docs/search.md"]
-WEBHOOK_PATHS = ["webhooks", "tests/test_webhooks.py", "docs/webhooks.md"]
+WEBHOOK_PATHS = [
+    "webhooks",
+    "tests/test_webhooks.py",
+    "docs/webhooks.md",
+    "observability/http_spans.py",
+]
 SAY_AFTER_PATHS = ["tests/test_say_after.py", "tests/test_say_stream.py"]
 # The bench measures the async path on the say-after and blog endpoints: it goes with either.
 BENCH_PATHS = ["bench", "docs/bench.png"]

@@ -18,6 +18,8 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from observability.tracing import current_traceparent
+
 from .compat import (
     AnyResult,
     AnyTask,
@@ -83,6 +85,7 @@ class OutboxBackend(BaseTaskBackend):
             due_at=task.run_after or now,
             max_attempts=getattr(task, "max_attempts", DEFAULT_MAX_ATTEMPTS),
             timeout=getattr(task, "timeout", DEFAULT_TIMEOUT),
+            traceparent=current_traceparent(),
         )
         # Before the write: it refuses arguments that do not survive a JSON round trip.
         result = result_of(row, task)

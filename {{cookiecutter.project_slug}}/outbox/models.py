@@ -44,6 +44,8 @@ class QueuedTask(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     # Whose attempt it is ("<worker id>:<attempt>"): only that attempt writes its outcome.
     lease_token = models.CharField(max_length=64, blank=True)
+    # The W3C traceparent of the request that enqueued it (tracing on): its run links to it.
+    traceparent = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [

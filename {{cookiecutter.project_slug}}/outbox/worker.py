@@ -31,6 +31,9 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db import connection, connections
 
+from observability import metrics
+from observability.tracing import task_span
+
 from . import store, wakeup
 from .backend import GiveUp, result_of
 from .compat import AnyResult, TaskContext, normalize_json, task_finished, task_started
@@ -112,12 +115,14 @@ class TaskWorker:
             task = result.task
             task_started.send(type(self), task_result=result)
             args = [TaskContext(task_result=result), *row.args] if task.takes_context else row.args
-            async with asyncio.timeout(row.timeout):
-                if iscoroutinefunction(task.func):
-                    value = await task.func(*args, **row.kwargs)
-                else:
-                    call = sync_to_async(_call_closing_connections, thread_sensitive=False)
-                    value = await call(task.func, *args, **row.kwargs)
+            attributes = {"task.id": row.id, "task.attempt": len(row.worker_ids)}
+            with task_span(task.name, row.traceparent, attributes):
+                async with asyncio.timeout(row.timeout):
+                    if iscoroutinefunction(task.func):
+                        value = await task.func(*args, **row.kwargs)
+                    else:
+                        call = sync_to_async(_call_closing_connections, thread_sensitive=False)
+                        value = await call(task.func, *args, **row.kwargs)
             outcome = store.Outcome(return_value=normalize_json(value))
         except GiveUp as exc:
             outcome = store.Outcome(error=store.error_of(exc), reason=reason_of(exc), final=True)
@@ -163,8 +168,10 @@ class TaskWorker:
 
     def _note_outcome(self, row: QueuedTask, outcome: store.Outcome) -> None:
         if outcome.error is None:
+            metrics.task_finished(row.task_path, "succeeded")
             self.outages.succeeded(row.task_path)
         elif row.status == store.FAILED:
+            metrics.task_finished(row.task_path, "failed")
             logger.error(
                 "tasks: %s %s failed after %d attempts: %s (see the admin)",
                 row.task_path,
@@ -173,6 +180,7 @@ class TaskWorker:
                 outcome.reason,
             )
         else:
+            metrics.task_finished(row.task_path, "retrying")
             self.outages.failed(row.task_path, outcome.reason)
 
     async def run_until_idle(self) -> int:

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 from keyvalue import Hit, StoreUnavailable, get_store
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class FailOpenLog:
         self.lock = threading.Lock()
 
     def record(self, scope: str, error: StoreUnavailable) -> None:
+        metrics.rate_limit_failed_open(scope)
         with self.lock:
             self.total += 1
             self.unlogged += 1

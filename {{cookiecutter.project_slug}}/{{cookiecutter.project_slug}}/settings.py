@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     "blog",
 {%- endif %}
     "outbox",
+    # After outbox: at shutdown its worker stops first, then the last spans are sent.
+    "observability",
 {%- if cookiecutter.use_webhooks == "yes" %}
     "webhooks",
 {%- endif %}
@@ -151,6 +153,30 @@ if STOCK_MIDDLEWARE:
         )
         for path in MIDDLEWARE
     ]
+
+# Observability (README: Observability). Each part is off until its setting is given.
+# Traces: on when an OTLP endpoint is set; the SDK reads the other OTEL_* variables
+# (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...). https://opentelemetry.io/docs/languages/sdk-configuration/
+TRACING = bool(
+    env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+    or env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+) and not env.bool("OTEL_SDK_DISABLED", default=False)
+TRACING_SERVICE_NAME = "{{ cookiecutter.project_slug }}"  # unless OTEL_SERVICE_NAME says
+# Metrics for Prometheus at /metrics, to whoever sends `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_SAMPLE_SECONDS = env.float("METRICS_SAMPLE_SECONDS", default=15.0)
+if TRACING or METRICS_TOKEN:
+    # Second: names the server span by its route, counts and times what the log line times.
+    MIDDLEWARE.insert(1, "observability.middleware.RequestTelemetryMiddleware")
+# Errors to Sentry (or any service that takes its envelopes), without personal data.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+if SENTRY_DSN:
+    from observability.error_tracking import start_error_tracking
+
+    start_error_tracking(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE)
+
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"

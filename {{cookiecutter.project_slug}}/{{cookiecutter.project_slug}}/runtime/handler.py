@@ -134,15 +134,22 @@ class ThreadPool:
         self.kept = kept
         self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
+        self.in_use = 0  # lent to requests now (the metrics' request_threads)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     def take(self) -> ThreadPoolExecutor:
         with self._lock:
+            self.in_use += 1
             if self._idle:
                 return self._idle.pop()
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
 
     def give_back(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
+            self.in_use -= 1
             if len(self._idle) < self.kept:
                 self._idle.append(executor)
                 return

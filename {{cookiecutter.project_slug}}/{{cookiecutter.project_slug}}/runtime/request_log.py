@@ -25,6 +25,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META_KEY = "HTTP_X_REQUEST_ID"
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+TRACE_FIELDS = ("trace_id", "span_id")
 CLIENT_CLOSED_REQUEST = 499
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -95,18 +96,32 @@ class ConsoleFormatter(logging.Formatter):
 
 
 class RequestIdFilter(logging.Filter):
-    """Puts the current request id on every record (`-` outside a request)."""
+    """Puts the current request id on every record (`-` outside a request), and with tracing
+    on the current span's trace_id and span_id (observability/tracing.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from django.conf import settings
+
+        self.tracing = getattr(settings, "TRACING", False)
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Django's own request lines ("Not Found: ...") carry the request they are about.
         request = getattr(record, "request", None)
         record.request_id = getattr(request, "request_id", None) or request_id.get()
+        if self.tracing:
+            from observability.tracing import log_ids
+
+            ids = log_ids()
+            if ids is not None:
+                record.trace_id, record.span_id = ids
         return True
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, and the access
-    fields (method, path, status, duration_ms) when the record has them."""
+    """One JSON object per line: time, level, logger, message, request_id, trace_id and
+    span_id (tracing on), and the access fields (method, path, status, duration_ms) when the
+    record has them."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -116,6 +131,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
+        entry.update({key: getattr(record, key) for key in TRACE_FIELDS if hasattr(record, key)})
         entry.update({key: getattr(record, key) for key in ACCESS_FIELDS if hasattr(record, key)})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
