@@ -380,7 +380,10 @@ def test_deliveries_waiting_in_the_outbox_become_tasks_on_upgrade() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(after)
 
-    moved = {row.args[0]: (row.status, row.args[1:]) for row in delivery_tasks()}
+    # Only columns the tasks' table had then (later migrations add more).
+    moved = {
+        row.args[0]: (row.status, row.args[1:]) for row in delivery_tasks().only("status", "args")
+    }
     assert moved == {
         "waiting": ("READY", [payload["url"], "posts.published", []]),
         "gave-up": ("FAILED", [payload["url"], "posts.published", []]),
