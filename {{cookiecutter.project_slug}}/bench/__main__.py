@@ -265,6 +265,9 @@ def main() -> None:
             "Django's PBKDF2: its cost is the point)"
         )
         rate_limit_checks()
+        print()
+        tracing = [sys.executable, "-m", "bench.tracing", "100" if args.quick else "500"]
+        subprocess.run(tracing, cwd=PROJECT_DIR, check=True)
     print()
     streams = [sys.executable, "-m", "bench.streams", *(["--quick"] if args.quick else [])]
     subprocess.run(streams, cwd=PROJECT_DIR, check=True)

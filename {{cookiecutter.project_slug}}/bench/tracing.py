@@ -1,0 +1,79 @@
+"""`python -m bench.tracing`: what observability costs per request, in-process CPU and thread
+starts (bench/hotpath.py), with everything off, with tracing on, and with tracing and metrics
+on. The spans go over OTLP/HTTP to a receiver in this process that takes and drops them, so
+the cost counted includes the exporter's thread posting them (CPU time counts every thread).
+"""
+
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.servers import PROJECT_DIR
+
+TURNS = 3
+LIMIT = 1.5  # tracing on may cost at most this many times off (README: Observability)
+
+
+class Drop(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def measure(environment: dict[str, str], *args: str) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.hotpath", "project", *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PYTHONHASHSEED": "0", **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cpu, threads = out.stdout.split()[-2:]
+    return float(cpu), float(threads)
+
+
+def main() -> None:
+    requests = sys.argv[1] if len(sys.argv) > 1 else "500"
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Drop)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{receiver.server_address[1]}"
+    tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    setups = {
+        "off": {"OTEL_EXPORTER_OTLP_ENDPOINT": "", "METRICS_TOKEN": ""},
+        "tracing": {**tracing, "METRICS_TOKEN": ""},
+        "tracing+metrics": {**tracing, "METRICS_TOKEN": "bench"},
+    }
+    paths: dict[str, tuple[str, ...]] = {"GET /api/say-async?delay=0": ()}
+    paths["GET /api/blog/posts/{post_id}, anonymous (2 SQL queries)"] = ("--read", "anonymous")
+    # As `python -m bench` measures: production's settings, plain HTTP, no throttle.
+    os.environ.update(DEBUG="false", SECURE_SSL_REDIRECT="false", SAY_AFTER_RATE="")
+    print("observability: in-process CPU and thread starts per request, fastest of 3 turns")
+    for label, extra in paths.items():
+        found: dict[str, tuple[float, float]] = {}
+        for _ in range(TURNS):  # in turns, so that each setup sees the same machine
+            for name, environment in setups.items():
+                cost = measure(environment, requests, *extra)
+                if name not in found or cost[0] < found[name][0]:
+                    found[name] = cost
+        off = found["off"][0]
+        print(label)
+        for name, (cpu, threads) in found.items():
+            ratio = cpu / off
+            verdict = "" if name == "off" else f", {ratio:.2f}x off"
+            if name == "tracing" and ratio > LIMIT:
+                verdict += f" (over the {LIMIT}x aim)"
+            print(f"  {name:16} {cpu:5.0f} us, {threads:.2f} thread starts{verdict}")
+    receiver.shutdown()
+
+
+if __name__ == "__main__":
+    main()
