@@ -44,6 +44,12 @@ REDIS = "tests/test_redis.py"
 TASKS_RQ = "tests/test_tasks_rq.py"
 ACCOUNT_FLOWS = "tests/test_account_flows.py"
 ME = "tests/test_me.py"
+TRACING = "tests/test_tracing.py"
+TRACED_REQUEST = f"{TRACING}::test_a_request_is_one_trace_named_by_its_route_with_its_sql"
+TRACED_PUBLISH = f"{TRACING}::test_a_publish_traces_its_tasks_and_a_read_its_queries"
+ERRORS = "tests/test_error_tracking.py"
+METRICS = "tests/test_metrics.py"
+SCRAPE = f"{METRICS}::test_a_scrape_counts_every_request_of_both_workers"
 GUARDS = [
     Guard(
         "search-502s",
@@ -1321,6 +1327,102 @@ GUARDS = [
         "checks=outcome, tasks=queue)",
         "checks=outcome, tasks=None)",
         (f"{TASKS}::test_ready_shows_the_task_queue",),
+    ),
+    Guard(
+        "tracing-server-span-route",
+        "a request's server span is named by its route, never its raw path",
+        "observability/middleware.py",
+        "tracing.name_server_span(method, route)",
+        "tracing.name_server_span(method, request.path)",
+        (TRACED_REQUEST,),
+    ),
+    Guard(
+        "tracing-task-linked",
+        "a task's run is a span linked to the request that enqueued it",
+        "outbox/backend.py",
+        "traceparent=current_traceparent(),",
+        'traceparent="",',
+        (TRACED_REQUEST,),
+    ),
+    Guard(
+        "tracing-log-ids",
+        "with tracing on, each log line carries its trace_id and span_id",
+        "{slug}/runtime/request_log.py",
+        "record.trace_id, record.span_id = ids",
+        "del ids",
+        (TRACED_REQUEST,),
+    ),
+    Guard(
+        "tracing-webhook-url-token",
+        "a webhook call's span records the receiver's URL without its query (its token)",
+        "observability/http_spans.py",
+        'span.set_attribute("url.full", str(request.url).split("?", 1)[0])',
+        'span.set_attribute("url.full", str(request.url))',
+        (TRACED_PUBLISH,),
+    ),
+    Guard(
+        "sentry-no-frame-variables",
+        "error events carry no frame variables (a request's token, a password being checked)",
+        "observability/error_tracking.py",
+        "include_local_variables=False",
+        "include_local_variables=True",
+        (ERRORS,),
+    ),
+    Guard(
+        "sentry-no-personal-data",
+        "error events carry no personal data (the client's address, cookies)",
+        "observability/error_tracking.py",
+        "send_default_pii=False",
+        "send_default_pii=True",
+        (ERRORS,),
+    ),
+    Guard(
+        "sentry-session-token-scrubbed",
+        "error events never carry an X-Session-Token value",
+        "observability/error_tracking.py",
+        "denylist=[*DEFAULT_DENYLIST, *SECRET_KEYS]",
+        "denylist=DEFAULT_DENYLIST",
+        (ERRORS,),
+    ),
+    Guard(
+        "sentry-query-string-dropped",
+        "error events carry no query string (a key in a URL)",
+        "observability/error_tracking.py",
+        "before_send=drop_query_string,",
+        "before_send=None,",
+        (ERRORS,),
+    ),
+    Guard(
+        "metrics-token-required",
+        "/metrics answers only to a caller with METRICS_TOKEN",
+        "observability/views.py",
+        "if not hmac.compare_digest(sent.encode(), expected.encode()):",
+        "if not sent.startswith('Bearer'):",
+        (SCRAPE,),
+    ),
+    Guard(
+        "metrics-every-worker",
+        "a scrape reads the samples of every worker process",
+        "observability/metrics.py",
+        "multiprocess.MultiProcessCollector(registry)",
+        "registry = REGISTRY",
+        (SCRAPE,),
+    ),
+    Guard(
+        "metrics-rate-limit-failed-open",
+        "a rate-limit check that failed open is counted",
+        "ratelimit/limits.py",
+        "metrics.rate_limit_failed_open(scope)",
+        "None",
+        (f"{METRICS}::test_a_rate_limit_check_that_failed_open_is_counted",),
+    ),
+    Guard(
+        "metrics-task-runs",
+        "task runs are counted by task and outcome",
+        "outbox/worker.py",
+        'metrics.task_finished(row.task_path, "succeeded")',
+        "None",
+        (f"{METRICS}::test_task_runs_are_counted_by_task_and_outcome",),
     ),
 ]
 
