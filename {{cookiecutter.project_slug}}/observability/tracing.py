@@ -3,9 +3,8 @@
 The SDK reads the standard OTEL_* variables (service name, resource attributes, sampler,
 batch sizes). Spans leave through a BatchSpanProcessor: its one thread of the process sends
 them over OTLP/HTTP, so the event loop never waits on the collector. What makes the spans:
-- the server span: opentelemetry-instrumentation-asgi (pure ASGI; the Django
-  instrumentation's sync middleware would hop to a thread on every request), renamed to the
-  request's route by observability/middleware.py;
+- the server span: observability/server_span.py (pure ASGI), named by the request's route by
+  observability/middleware.py;
 - SQL: observability/sql_spans.py;
 {%- if cookiecutter.use_elasticsearch == "yes" %}
 - Elasticsearch: the client's own spans (elasticsearch-py 8.13+ makes them once an SDK is set up);
@@ -28,8 +27,6 @@ from typing import Any
 
 from django.conf import settings
 
-# The health checks that probes call every few seconds, and the scrapes: not worth a trace.
-EXCLUDED_URLS = "/api/health$,/api/ready$,/metrics$"
 _enabled = False
 
 
@@ -51,7 +48,7 @@ def start_tracing() -> None:
     from .sql_spans import trace_sql
 
     # The stable HTTP attribute names (http.request.method, http.response.status_code, ...),
-    # not the old ones the instrumentations still default to.
+    # not the old ones some instrumentations still default to.
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     service = os.environ.get("OTEL_SERVICE_NAME") or settings.TRACING_SERVICE_NAME
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
@@ -72,21 +69,10 @@ def start_tracing() -> None:
 
 
 def traced(app: Any) -> Any:
-    """`app` behind the maintained ASGI instrumentation: one server span per request, named
-    by its method until the middleware knows the route."""
-    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-    from opentelemetry.util.http import get_excluded_urls, parse_excluded_urls
+    """`app` with a server span around each request (observability/server_span.py)."""
+    from .server_span import ServerSpan
 
-    def method_only(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        # Never the raw path: /api/me/tokens/1, /2, ... would each make a span name.
-        return scope.get("method", "HTTP"), {}
-
-    return OpenTelemetryMiddleware(
-        app,
-        excluded_urls=get_excluded_urls("ASGI") or parse_excluded_urls(EXCLUDED_URLS),
-        default_span_details=method_only,
-        exclude_spans=["receive", "send"],  # a span per body chunk costs, and tells little
-    )
+    return ServerSpan(app)
 
 
 def name_server_span(method: str, route: str) -> None:

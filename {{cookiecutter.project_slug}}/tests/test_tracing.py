@@ -2,7 +2,13 @@
 a real OTLP/HTTP receiver (tests/otlp.py) taking what it exports."""
 
 import json
+{%- if cookiecutter.use_blog == "yes" %}
+import os
+{%- endif %}
 from collections.abc import Iterator
+{%- if cookiecutter.use_blog == "yes" %}
+from dataclasses import asdict
+{%- endif %}
 from pathlib import Path
 
 import httpx
@@ -20,6 +26,7 @@ from .test_webhooks import SECRET, Receiver
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SERVER, CLIENT, CONSUMER = 2, 3, 5  # OTLP span kinds
+CALLER_TRACE, CALLER_SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 
 @pytest.fixture
@@ -85,7 +92,8 @@ def test_a_request_is_one_trace_named_by_its_route_with_its_sql(
             json={"email": "ada@example.com", "username": "ada", "password": "a rare passphrase"},
         )
         assert created.status_code == 401  # signed up; the address is to be verified
-        read = httpx.get(f"{server.url}/api/probe/groups/12345")
+        caller = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"  # a W3C traceparent
+        read = httpx.get(f"{server.url}/api/probe/groups/12345", headers={"traceparent": caller})
         assert read.status_code == 404
         request = server_span(receiver, "POST /_allauth/app/v1/auth/signup")
         group = server_span(receiver, "GET /api/probe/groups/{group_id}")
@@ -97,8 +105,9 @@ def test_a_request_is_one_trace_named_by_its_route_with_its_sql(
     assert group.attributes["http.request.method"] == "GET"
     assert group.attributes["http.response.status_code"] == 404
     assert request.service == "{{ cookiecutter.project_slug }}"
-    # Each request its own trace; its queries are spans below it.
-    assert request.trace_id != group.trace_id
+    # Each request its own trace, or its caller's; its queries are spans below it.
+    assert (group.trace_id, group.parent_id) == (CALLER_TRACE, CALLER_SPAN)
+    assert request.trace_id != group.trace_id and request.parent_id == ""
     queries = [s for s in descendants(receiver.spans, group) if s.kind == CLIENT]
     assert [s.name for s in queries] == ["SELECT auth_group"]
     assert queries[0].attributes["db.query.text"].startswith("SELECT")
@@ -175,6 +184,10 @@ def test_a_publish_traces_its_tasks_and_a_read_its_queries(
         hooks.stop()
 {%- endif %}
 
+    if picture := os.environ.get("TRACE_SPANS_FILE"):  # the README's picture is drawn from these
+        shown = {publish.trace_id} | {s.trace_id for s in tasks}
+        spans = [asdict(s) for s in receiver.spans if s.trace_id in shown]
+        Path(picture).write_text(json.dumps(spans))
     assert {s.name for s in descendants(receiver.spans, read)} >= {"SELECT blog_post"}
     assert all(link == (publish.trace_id, publish.span_id) for s in tasks for link in s.links)
 {%- if cookiecutter.use_elasticsearch == "yes" %}

@@ -162,6 +162,10 @@ TRACING = bool(
     or env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
 ) and not env.bool("OTEL_SDK_DISABLED", default=False)
 TRACING_SERVICE_NAME = "{{ cookiecutter.project_slug }}"  # unless OTEL_SERVICE_NAME says
+# Paths that make no trace: what probes and scrapers call every few seconds.
+TRACING_EXCLUDED_PATHS = env.list(
+    "TRACING_EXCLUDED_PATHS", default=["/api/health", "/api/ready", "/metrics"]
+)
 # Metrics for Prometheus at /metrics, to whoever sends `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_SAMPLE_SECONDS = env.float("METRICS_SAMPLE_SECONDS", default=15.0)
