@@ -1337,6 +1337,14 @@ GUARDS = [
         (TRACED_REQUEST,),
     ),
     Guard(
+        "tracing-caller-traceparent",
+        "a request that brings a W3C traceparent is part of its caller's trace",
+        "observability/server_span.py",
+        "parent = extract(carrier) if carrier else None",
+        "parent = None",
+        (TRACED_REQUEST,),
+    ),
+    Guard(
         "tracing-task-linked",
         "a task's run is a span linked to the request that enqueued it",
         "outbox/backend.py",
@@ -1370,7 +1378,7 @@ GUARDS = [
     ),
     Guard(
         "sentry-no-personal-data",
-        "error events carry no personal data (the client's address, cookies)",
+        "error events carry no personal data (the client's forwarded address)",
         "observability/error_tracking.py",
         "send_default_pii=False",
         "send_default_pii=True",
@@ -1386,11 +1394,11 @@ GUARDS = [
     ),
     Guard(
         "sentry-query-string-dropped",
-        "error events carry no query string (a key in a URL)",
+        "error events carry no query string (a key in a URL; WSGI's events have one)",
         "observability/error_tracking.py",
-        "before_send=drop_query_string,",
-        "before_send=None,",
-        (ERRORS,),
+        'request.pop("query_string", None)',
+        "pass",
+        (f"{ERRORS}::test_a_query_string_never_leaves_in_an_event",),
     ),
     Guard(
         "metrics-token-required",
