@@ -126,7 +126,8 @@ def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
     default_project: BakedProject, tmp_path: Path
 ) -> None:
     """scripts/serve (the Dockerfile's CMD) with two workers: every line is JSON, uvicorn's
-    supervisor and workers included, and a request the client dropped is a 499 line."""
+    supervisor and workers included, a request the client dropped is a 499 line, and the
+    metrics that any one worker serves count the requests of both."""
     port = free_port()
     log_path = tmp_path / "serve.log"
     env = {
@@ -137,6 +138,7 @@ def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
         "WEB_CONCURRENCY": "2",
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
+        "METRICS_TOKEN": "serve-test-token",
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -146,6 +148,10 @@ def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
         wait_until_up(f"http://127.0.0.1:{port}/api/health", process, log_path)
         asyncio.run(abandon(f"http://127.0.0.1:{port}/api/say-async", 20, after=0.5))
         time.sleep(1)  # the access lines wait up to LOG_FLUSH_INTERVAL
+        metrics = httpx.get(
+            f"http://127.0.0.1:{port}/metrics",
+            headers={"Authorization": "Bearer serve-test-token"},
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -163,6 +169,8 @@ def test_production_server_writes_only_json_lines_and_logs_abandoned_requests(
     durations = [entry["duration_ms"] for entry in dropped]
     assert all(0 <= duration < 5000 for duration in durations), durations
     assert len({entry["request_id"] for entry in dropped}) == 20
+    series = 'http_server_request_duration_seconds_count{method="GET",route="/api/say-async",'
+    assert f'{series}status="499"}} 20.0' in metrics.text, metrics.text
 
 
 async def held_in_flight(url: str, count: int, then: Callable[[], None]) -> list[int | str]:

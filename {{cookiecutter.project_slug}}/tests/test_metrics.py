@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import LazySettings
+from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -70,10 +71,16 @@ def test_a_scrape_counts_every_request_of_both_workers(tmp_path: Path) -> None:
     assert found[("http_server_active_requests", frozenset())] == 1  # the scrape itself
     assert ("tasks_queue", frozenset({("measure", "due")})) in found
     assert ("request_threads", frozenset({("state", "kept")})) in found
+{%- if cookiecutter.database == "postgresql" %}
+    assert found[("database_pool_connections", frozenset({("state", "in_use")}))] >= 0
+{%- endif %}
 
 
-def test_the_metrics_page_is_not_there_without_a_token(client: object) -> None:
-    assert client.get("/metrics").status_code == 404  # type: ignore[attr-defined]
+def test_the_metrics_page_is_not_there_without_a_token(
+    client: Client, settings: LazySettings
+) -> None:
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics").status_code == 404
 
 
 @pytest.fixture
