@@ -47,6 +47,13 @@ def test_bench_quick_runs_every_scenario_without_failures(default_project: Baked
     assert re.search(r"enqueue in a transaction: \d+ us CPU, \d+ us wall per task", output)
     for kind in ("async", "sync"):
         assert re.search(rf"{kind} tasks through the worker: \d+ tasks/s", output), output
+    # Observability's cost, printed; its thread starts, counted: none with tracing on either.
+    setups = re.findall(
+        r"^  (off|tracing|metrics|tracing\+metrics|sentry) +\d+ us, (\d+\.\d+) thread", output, re.M
+    )
+    names = ["off", "tracing", "metrics", "tracing+metrics", "sentry"]
+    assert [name for name, _ in setups] == names * 2, output
+    assert {starts for _, starts in setups} == {"0.00"}, output
 
 
 def test_bench_compares_the_awaited_rate_limit_check_with_sync_calls(

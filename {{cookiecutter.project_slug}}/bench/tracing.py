@@ -1,12 +1,14 @@
 """`python -m bench.tracing`: what observability costs per request, in-process CPU and thread
-starts (bench/hotpath.py), with everything off, with tracing on, and with tracing and metrics
-on. The spans go over OTLP/HTTP to a receiver in this process that takes and drops them, so
-the cost counted includes the exporter's thread posting them (CPU time counts every thread).
+starts (bench/hotpath.py), with everything off, with tracing, metrics (in multiprocess mode, as
+scripts/serve runs them), both, and Sentry alone. The spans go over OTLP/HTTP to a receiver in
+this process that takes and drops them, so the cost counted includes the exporter's thread
+posting them (CPU time counts every thread).
 """
 
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,10 +49,16 @@ def main() -> None:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{receiver.server_address[1]}"
     tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    # Metrics as scripts/serve runs them: samples in files that every worker's scrape reads.
+    samples = tempfile.TemporaryDirectory()
+    metrics = {"METRICS_TOKEN": "bench", "PROMETHEUS_MULTIPROC_DIR": samples.name}
+    off = {"OTEL_EXPORTER_OTLP_ENDPOINT": "", "METRICS_TOKEN": "", "SENTRY_DSN": ""}
     setups = {
-        "off": {"OTEL_EXPORTER_OTLP_ENDPOINT": "", "METRICS_TOKEN": ""},
-        "tracing": {**tracing, "METRICS_TOKEN": ""},
-        "tracing+metrics": {**tracing, "METRICS_TOKEN": "bench"},
+        "off": off,
+        "tracing": {**off, **tracing},
+        "metrics": {**off, **metrics},
+        "tracing+metrics": {**off, **tracing, **metrics},
+        "sentry": {**off, "SENTRY_DSN": f"http://key@127.0.0.1:{receiver.server_address[1]}/1"},
     }
     paths: dict[str, tuple[str, ...]] = {"GET /api/say-async?delay=0": ()}
     paths["GET /api/blog/posts/{post_id}, anonymous (2 SQL queries)"] = ("--read", "anonymous")
@@ -64,15 +72,15 @@ def main() -> None:
                 cost = measure(environment, requests, *extra)
                 if name not in found or cost[0] < found[name][0]:
                     found[name] = cost
-        off = found["off"][0]
         print(label)
         for name, (cpu, threads) in found.items():
-            ratio = cpu / off
+            ratio = cpu / found["off"][0]
             verdict = "" if name == "off" else f", {ratio:.2f}x off"
             if name == "tracing" and ratio > LIMIT:
                 verdict += f" (over the {LIMIT}x aim)"
             print(f"  {name:16} {cpu:5.0f} us, {threads:.2f} thread starts{verdict}")
     receiver.shutdown()
+    samples.cleanup()
 
 
 if __name__ == "__main__":
