@@ -3,6 +3,7 @@ validated, or absent when their option is off."""
 
 import fnmatch
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -156,3 +157,77 @@ def test_the_sqlite_database_and_its_wal_files_are_ignored(
     patterns = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"):
         assert any(fnmatch.fnmatch(name, pattern.rstrip("/")) for pattern in patterns), name
+
+
+METRIC_NAMES = """
+from prometheus_client import REGISTRY
+from observability.metrics import Metrics
+Metrics()
+SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+for family in REGISTRY.collect():
+    print(*(family.name + suffix for suffix in SUFFIXES.get(family.type, [""])))
+"""
+
+
+def exported_metric_names(project: BakedProject) -> set[str]:
+    """Every series name the app's metrics make (histograms' _bucket, _count, ...)."""
+    code = f"import django; django.setup()\n{METRIC_NAMES}"
+    result = subprocess.run(
+        [str(project.path / ".venv/bin/python"), "-c", code],
+        cwd=project.path,
+        env={**project.env(), "METRICS_TOKEN": "x"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(result.stdout.split())
+
+
+def plotted_metric_names(expression: str) -> set[str]:
+    """The series names a PromQL expression reads: what is left once the label lists,
+    selectors and ranges are out, and is not a function."""
+    bare = re.sub(r"by \([^)]*\)|\{[^}]*\}|\[[^\]]*\]", "", expression)
+    words = re.findall(r"[a-z_][a-z0-9_]*\s*\(?", bare)
+    return {word.strip() for word in words if not word.endswith("(")}
+
+
+def test_the_observability_profile_is_wired_together(project: BakedProject) -> None:
+    """`make observe`: the collector's pipeline uses what it defines and sends to Jaeger,
+    Prometheus scrapes the web service with the token it is given, and every metric the
+    Grafana dashboard plots is one the app exports (configuration checked offline)."""
+    if project.context["use_docker"] != "yes":
+        assert not (project.path / "deploy").exists()
+        return
+    folder = project.path / "deploy" / "observability"
+    compose = yaml.safe_load((project.path / "compose.yaml").read_text())
+    services = compose["services"]
+    web = services["web"]
+    profiled = {name for name, service in services.items() if service.get("profiles")}
+    assert profiled == {"otel-collector", "jaeger", "prometheus", "grafana"}
+    assert all(services[name]["profiles"] == ["observability"] for name in profiled)
+    assert "otel-collector:4318" in (project.path / "Makefile").read_text()
+
+    collector = yaml.safe_load((folder / "otel-collector.yaml").read_text())
+    for pipeline in collector["service"]["pipelines"].values():
+        for part in ("receivers", "processors", "exporters"):
+            assert set(pipeline[part]) <= set(collector[part]), (part, pipeline)
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"].split(":")[0] in services
+
+    prometheus = yaml.safe_load((folder / "prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["credentials"] == web["environment"]["METRICS_TOKEN"]
+    (target,) = job["static_configs"][0]["targets"]
+    assert target.split(":")[0] == "web" and "web" in web["environment"]["ALLOWED_HOSTS"]
+
+    grafana = folder / "grafana"
+    source = yaml.safe_load((grafana / "provisioning/datasources/prometheus.yaml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    dashboard = json.loads((grafana / "dashboards/api-overview.json").read_text())
+    plotted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in plotted_metric_names(target["expr"])
+    }
+    assert plotted and plotted <= exported_metric_names(project), plotted
