@@ -1,9 +1,10 @@
 """The server span of each request: a pure ASGI layer around the app, in place of
 opentelemetry-instrumentation-asgi. It does less (HTTP only, the attributes below, no header
 capture, no metrics of its own: observability/metrics.py has them) and so costs less: 562
-against 645 us of CPU per say-async request with tracing on, 417 with it off (`python -m
-bench.tracing`), which brings tracing within the 1.5x we aim for. The Django instrumentation
-is no option: its sync middleware would hop to a thread on every request.
+against 645 us of CPU per request to an async endpoint that does nothing else, 417 with tracing
+off (the bench of a bake with the examples, bench/tracing.py), which brings tracing within the
+1.5x we aim for. The Django instrumentation is no option: its sync middleware would hop to a
+thread on every request.
 
 The span starts as `METHOD` and is named by the route once Django has matched it
 (observability/middleware.py). An incoming W3C `traceparent` makes it a child of the caller's
