@@ -33,6 +33,7 @@ BLOG_PATHS = [
     "tests/test_blog_cache.py",
     "tests/test_blog_export.py",
     "tests/test_permissions.py",
+    "tests/test_tracing_blog.py",
     "docs/trace.png",  # a publish's trace
 ]
 DOCKER_PATHS = ["Dockerfile", ".dockerignore", "compose.yaml", "deploy"]

@@ -21,6 +21,7 @@ from accounts.tokens import issue_token
 from blog.models import Post
 {%- endif %}
 from keyvalue import get_store
+from tests.otlp import OtlpReceiver
 
 from {{ cookiecutter.project_slug }}.runtime.lifespan import app_hooks
 from {{ cookiecutter.project_slug }}.runtime.log_stream import BatchedStreamHandler
@@ -106,6 +107,15 @@ async def bearer(user: User, *, expires_in: timedelta | None = None) -> dict[str
     """Request headers with a fresh API token of `user`."""
     _, token = await sync_to_async(issue_token)(user, expires_in=expires_in)
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver on a free loopback port (tests/otlp.py)."""
+    receiver = OtlpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

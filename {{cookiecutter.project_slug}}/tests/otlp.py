@@ -28,6 +28,9 @@ class Span:
     service: str
 
 
+SERVER, CLIENT, CONSUMER = 2, 3, 5  # OTLP span kinds
+
+
 def value_of(any_value: Any) -> Any:
     kind = any_value.WhichOneof("value")
     return getattr(any_value, kind) if kind else None
@@ -105,3 +108,40 @@ class OtlpReceiver:
                 return found
             assert time.monotonic() < deadline, f"not received in {timeout} s: {self.spans}"
             time.sleep(0.05)
+
+
+def tracing_environment(receiver: OtlpReceiver) -> dict[str, str]:
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "50",  # spans leave within 50 ms, not 5 s
+        "OUTBOX_POLL_INTERVAL": "0.1",
+        "EMAIL_URL": "consolemail://",
+    }
+
+
+def server_span(receiver: OtlpReceiver, name: str) -> Span:
+    def found(spans: list[Span]) -> Span | None:
+        return next((s for s in spans if s.kind == SERVER and s.name == name), None)
+
+    span: Span = receiver.wait_for(found)
+    return span
+
+
+def descendants(spans: list[Span], root: Span) -> list[Span]:
+    below, parents = [], {root.span_id}
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.trace_id == root.trace_id and span.parent_id in parents:
+            below.append(span)
+            parents.add(span.span_id)
+    return below
+
+
+def system_of(span: Span) -> str:
+    """The database a client span calls (the stable attribute name, or the older one)."""
+    return str(span.attributes.get("db.system.name") or span.attributes.get("db.system"))
+
+
+def linked_runs(spans: list[Span], names: set[str]) -> list[Span] | None:
+    """The task runs linked to a request, once there is one of each name."""
+    runs = [s for s in spans if s.kind == CONSUMER and s.links]
+    return runs if {s.name for s in runs} >= names else None
