@@ -1,8 +1,8 @@
-"""`python -m bench.tracing`: what observability costs per request, in-process CPU and thread
-starts (bench/hotpath.py), with everything off, with tracing, metrics (in multiprocess mode, as
-scripts/serve runs them), both, and Sentry alone. The spans go over OTLP/HTTP to a receiver in
-this process that takes and drops them, so the cost counted includes the exporter's thread
-posting them (CPU time counts every thread).
+"""`python -m bench.tracing [REQUESTS [TURNS]]`: what observability costs per request,
+in-process CPU and thread starts (bench/hotpath.py), with everything off, with tracing, metrics
+(in multiprocess mode, as scripts/serve runs them), both, and Sentry alone; the fastest of
+TURNS (3). The spans go over OTLP/HTTP to a receiver in this process that takes and drops them,
+so the cost counted includes the exporter's thread posting them (CPU time counts every thread).
 """
 
 import os
@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.servers import PROJECT_DIR
 
-TURNS = 3
 LIMIT = 1.5  # tracing on may cost at most this many times off (README: Observability)
 
 
@@ -45,6 +44,7 @@ def measure(environment: dict[str, str], *args: str) -> tuple[float, float]:
 
 def main() -> None:
     requests = sys.argv[1] if len(sys.argv) > 1 else "500"
+    turns = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Drop)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{receiver.server_address[1]}"
@@ -64,10 +64,11 @@ def main() -> None:
     paths["GET /api/blog/posts/{post_id}, anonymous (2 SQL queries)"] = ("--read", "anonymous")
     # As `python -m bench` measures: production's settings, plain HTTP, no throttle.
     os.environ.update(DEBUG="false", SECURE_SSL_REDIRECT="false", SAY_AFTER_RATE="")
-    print("observability: in-process CPU and thread starts per request, fastest of 3 turns")
+    best = f"fastest of {turns} turns" if turns > 1 else "one turn"
+    print(f"observability: in-process CPU and thread starts per request, {best}")
     for label, extra in paths.items():
         found: dict[str, tuple[float, float]] = {}
-        for _ in range(TURNS):  # in turns, so that each setup sees the same machine
+        for _ in range(turns):  # in turns, so that each setup sees the same machine
             for name, environment in setups.items():
                 cost = measure(environment, requests, *extra)
                 if name not in found or cost[0] < found[name][0]:
