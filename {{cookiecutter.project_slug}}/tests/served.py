@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
-from .processes import database_url
+from .processes import database_url, stop
 
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 
@@ -68,9 +68,4 @@ def served(environment: dict[str, str], log: Path, *, workers: int = 1) -> Itera
             time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

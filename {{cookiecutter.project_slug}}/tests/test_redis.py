@@ -33,7 +33,7 @@ from {{ cookiecutter.project_slug }} import health
 
 from .conftest import WrittenLines, wait_until
 from .latency_proxy import latency_proxy
-from .processes import database_url
+from .processes import database_url, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,12 +85,7 @@ def served(log_path: Path, workers: int, **environment: str) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 async def statuses_of(url: str, count: int, concurrency: int = 20) -> list[int]:
