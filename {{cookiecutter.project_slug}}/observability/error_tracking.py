@@ -18,6 +18,7 @@ SECRET_KEYS = ["x-session-token", "x_session_token", "access_token", "refresh_to
 
 def start_error_tracking(dsn: str, *, environment: str, release: str) -> None:
     import sentry_sdk
+    from django.core.exceptions import RequestAborted
     from sentry_sdk.integrations.django import DjangoIntegration
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 
@@ -26,6 +27,9 @@ def start_error_tracking(dsn: str, *, environment: str, release: str) -> None:
         environment=environment,
         release=release or None,
         send_default_pii=False,
+        # A client that went away: never a bug. (Django 5.2 raises it in a task of its own,
+        # which the asyncio integration reports, for every request whose client hangs up.)
+        ignore_errors=[RequestAborted],
         # A frame's variables hold what the request held (a token in a URL, a password being
         # checked): their values never leave. The stack and the error's message do.
         include_local_variables=False,

@@ -18,6 +18,7 @@ from .otlp import (
     descendants,
     linked_runs,
     server_span,
+    system_of,
     tracing_environment,
 )
 from .served import {% if cookiecutter.use_webhooks == "yes" %}free_port, {% endif %}served
@@ -86,7 +87,7 @@ def test_a_publish_traces_its_tasks_and_a_read_its_queries(
 {%- if cookiecutter.use_elasticsearch == "yes" %}
     (search_call,) = descendants(otlp_receiver.spans, search)
     assert search_call.name == "search"
-    assert search_call.attributes["db.system.name"] == "elasticsearch"
+    assert system_of(search_call) == "elasticsearch"
 {%- endif %}
 {%- if cookiecutter.use_webhooks == "yes" %}
     delivery = [s for s in tasks if s.name == "task deliver"]
