@@ -1065,7 +1065,7 @@ GUARDS = [
         "admin-uploads-own-bound",
         "admin file uploads get ADMIN_UPLOAD_MAX_BYTES, the API its own limit",
         "{slug}/asgi.py",
-        '        larger={"/admin/": settings.ADMIN_UPLOAD_MAX_BYTES},',
+        '    larger={"/admin/": settings.ADMIN_UPLOAD_MAX_BYTES},',
         "",
         (
             "tests/test_asgi.py::test_an_admin_file_upload_over_the_api_limit_goes_through_to_its_own",
