@@ -171,7 +171,8 @@ for family in REGISTRY.collect():
 
 def exported_metric_names(project: BakedProject) -> set[str]:
     """Every series name the app's metrics make (histograms' _bucket, _count, ...)."""
-    code = f"import django; django.setup()\n{METRIC_NAMES}"
+    settings = f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', '{project.slug}.settings')"
+    code = f"import os, django\n{settings}\ndjango.setup()\n{METRIC_NAMES}"
     result = subprocess.run(
         [str(project.path / ".venv/bin/python"), "-c", code],
         cwd=project.path,
